@@ -1,0 +1,48 @@
+# vios — the Vision-IoS governance pipeline.
+# Needs Go 1.26 and git (tests use the git CLI as an independent verifier).
+
+GO        ?= go
+BIN       := bin/vios
+PKGS      := ./...
+export GOTOOLCHAIN := local
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/vios
+	$(GO) build -o $(BIN) ./cmd/vios
+
+.PHONY: demo
+demo: build ## run the main job on embedded defaults (7 simulated days of hourly cycles)
+	./$(BIN) demo $(DEMO_ARGS)
+
+.PHONY: test
+test: ## run all tests with the race detector
+	$(GO) test -race -count=1 $(PKGS)
+
+.PHONY: bench
+bench: build ## benchmarks, plus the same work through the git CLI for the ratio
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 ./internal/ledger/ ./internal/audit/ ./internal/cycle/ | tee .bench.txt
+	./scripts/bench-git.sh
+
+.PHONY: lint
+lint: ## go vet, staticcheck and gofmt
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for 20s
+	$(GO) test -run='^$$' -fuzz=FuzzParseKlines -fuzztime=20s ./internal/market/
+	$(GO) test -run='^$$' -fuzz=FuzzParseCSV -fuzztime=20s ./internal/market/
+	$(GO) test -run='^$$' -fuzz=FuzzParseJSONLines -fuzztime=20s ./internal/news/
+	$(GO) test -run='^$$' -fuzz=FuzzParseLog -fuzztime=20s ./internal/cycle/
+	$(GO) test -run='^$$' -fuzz=FuzzParseEvidence -fuzztime=20s ./internal/cycle/
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf bin .bench.txt

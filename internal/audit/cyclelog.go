@@ -1,0 +1,147 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/vision-ios/vios/internal/cycle"
+	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/signing"
+)
+
+// cycleLog checks one added signature log: its operation signatures
+// against the registry, the lineage inside the cycle, and the evidence
+// bundle committed with it.
+func (c *checker) cycleLog(cm *object.Commit, ch change, res *commitResult, fail func(file, check, format string, args ...any)) {
+	data, err := c.r.ReadBlob(ch.blob)
+	if err != nil {
+		fail(ch.path, "signature-log", "read: %v", err)
+		return
+	}
+	lg, err := cycle.ParseLog(data)
+	if err != nil {
+		fail(ch.path, "signature-log", "%v", err)
+		return
+	}
+	id, _ := layout.LogCycleID(ch.path)
+	if lg.CycleID != id {
+		fail(ch.path, "signature-log", "log names cycle %s but its file name says %s", lg.CycleID, id)
+		return
+	}
+	link := cycleLink{path: ch.path, cycleID: id}
+	if len(lg.Operations) > 0 {
+		link.firstParent = lg.Operations[0].ParentHash
+	}
+	var parent *string
+	for i, op := range lg.Operations {
+		if i > 0 && !samePtr(op.ParentHash, parent) {
+			fail(ch.path, "lineage", "step %d parent_hash %s does not match step %d lineage %s", op.Step, show(op.ParentHash), lg.Operations[i-1].Step, show(parent))
+		}
+		if got := signing.Lineage(op.ParentHash, op.OperationOutputHash, op.Signature); got != op.LineageHash {
+			fail(ch.path, "lineage", "step %d lineage_hash does not recompute", op.Step)
+		}
+		l := op.LineageHash
+		parent = &l
+		if err := c.verifyOperation(lg.CycleID, op); err != nil {
+			res.opsBad++
+			if op.Verified {
+				fail(ch.path, "operation-signature", "step %d %s by %s: %v", op.Step, op.Operation, op.Agent, err)
+			}
+			continue
+		}
+		res.opsOK++
+		if !op.Verified {
+			fail(ch.path, "operation-signature", "step %d is recorded as failed but verifies: the log is inconsistent", op.Step)
+		}
+	}
+	link.last = parent
+	if len(lg.Operations) == 0 {
+		link.last = nil
+	}
+	res.logs = append(res.logs, link)
+
+	evPath, _ := layout.EvidenceForLog(ch.path)
+	evData, err := c.r.ReadFile(cm.Hash, evPath)
+	if err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			fail(evPath, "evidence", "evidence bundle for cycle %s is missing", id)
+		} else {
+			fail(evPath, "evidence", "read: %v", err)
+		}
+		return
+	}
+	res.evidence++
+	if err := checkEvidence(lg, evData); err != nil {
+		fail(evPath, "evidence", "%v", err)
+	}
+}
+
+func (c *checker) verifyOperation(cycleID string, op cycle.OperationSignature) error {
+	ts, err := time.Parse(time.RFC3339, op.OperationTimestamp)
+	if err != nil {
+		return fmt.Errorf("operation_timestamp %q: %v", op.OperationTimestamp, err)
+	}
+	e, ok := c.reg.Current(op.Agent, ts)
+	if !ok {
+		return fmt.Errorf("no registry key for %s valid at %s", op.Agent, op.OperationTimestamp)
+	}
+	if e.PublicKey != op.PublicKey {
+		return fmt.Errorf("log key differs from the registry key %s", e.KeyID)
+	}
+	if owner, ok := c.pol.OwnerOf(op.Operation); !ok || owner != op.Agent {
+		return fmt.Errorf("%s does not own %s in its contract (ADR-001)", op.Agent, op.Operation)
+	}
+	v, err := signing.NewVerifier(e.Public())
+	if err != nil {
+		return err
+	}
+	return v.VerifyStatement(signing.Statement{
+		Agent: op.Agent, CycleID: cycleID, InputHash: op.InputHash, Operation: op.Operation,
+		OperationOutputHash: op.OperationOutputHash, OperationTimestamp: op.OperationTimestamp,
+		ParentHash: op.ParentHash, Step: op.Step,
+	}, op.Signature)
+}
+
+// checkEvidence recomputes the input and output hash of every signed step
+// in the evidence bundle and compares them with the log.
+func checkEvidence(lg *cycle.SignatureLog, data []byte) error {
+	ev, err := cycle.ParseEvidence(data)
+	if err != nil {
+		return err
+	}
+	if ev.CycleID != lg.CycleID {
+		return fmt.Errorf("evidence names cycle %s, log %s", ev.CycleID, lg.CycleID)
+	}
+	steps := make(map[int]cycle.StepRecord, len(ev.Steps))
+	for _, s := range ev.Steps {
+		steps[s.Step] = s
+	}
+	for _, op := range lg.Operations {
+		s, ok := steps[op.Step]
+		if !ok {
+			return fmt.Errorf("step %d is signed in the log but missing from the evidence", op.Step)
+		}
+		for _, part := range []struct {
+			name string
+			raw  json.RawMessage
+			want string
+		}{{"input", s.Input, op.InputHash}, {"output", s.Output, op.OperationOutputHash}} {
+			if len(part.raw) == 0 {
+				return fmt.Errorf("step %d %s is missing", op.Step, part.name)
+			}
+			got, err := signing.HashJSON(part.raw)
+			if err != nil {
+				return fmt.Errorf("step %d %s: %v", op.Step, part.name, err)
+			}
+			if got != part.want {
+				return fmt.Errorf("step %d %s hash %s does not match the signed %s", op.Step, part.name, got, part.want)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package audit
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/signing"
+)
+
+type changeKind string
+
+const (
+	added    changeKind = "added"
+	modified changeKind = "modified"
+	deleted  changeKind = "deleted"
+)
+
+type change struct {
+	path string
+	kind changeKind
+	blob plumbing.Hash // new blob (old for deletions)
+}
+
+// diffTrees lists file changes between two trees, descending only into
+// subtrees whose hashes differ, so the cost follows the change, not the
+// size of the tree.
+func diffTrees(r *ledger.Repo, from, to plumbing.Hash, prefix string) ([]change, error) {
+	if from == to {
+		return nil, nil
+	}
+	a, err := entries(r, from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := entries(r, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []change
+	for name, eb := range b {
+		p := prefix + name
+		ea, ok := a[name]
+		switch {
+		case !ok:
+			sub, err := addAll(r, eb, p, added)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+		case ea.Hash == eb.Hash && ea.Mode == eb.Mode:
+		case ea.Mode == filemode.Dir && eb.Mode == filemode.Dir:
+			sub, err := diffTrees(r, ea.Hash, eb.Hash, p+"/")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+		case ea.Mode != filemode.Dir && eb.Mode != filemode.Dir:
+			out = append(out, change{path: p, kind: modified, blob: eb.Hash})
+		default: // a file became a directory or the reverse
+			sub, err := addAll(r, ea, p, deleted)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+			if sub, err = addAll(r, eb, p, added); err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+		}
+	}
+	for name, ea := range a {
+		if _, ok := b[name]; !ok {
+			sub, err := addAll(r, ea, prefix+name, deleted)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+		}
+	}
+	return out, nil
+}
+
+func entries(r *ledger.Repo, h plumbing.Hash) (map[string]object.TreeEntry, error) {
+	if h.IsZero() {
+		return nil, nil
+	}
+	t, err := object.GetTree(r.Storage(), h)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]object.TreeEntry, len(t.Entries))
+	for _, e := range t.Entries {
+		m[e.Name] = e
+	}
+	return m, nil
+}
+
+func addAll(r *ledger.Repo, e object.TreeEntry, p string, kind changeKind) ([]change, error) {
+	if e.Mode != filemode.Dir {
+		return []change{{path: p, kind: kind, blob: e.Hash}}, nil
+	}
+	sub, err := entries(r, e.Hash)
+	if err != nil {
+		return nil, err
+	}
+	var out []change
+	for name, se := range sub {
+		c, err := addAll(r, se, p+"/"+name, kind)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
+// unsignedPayload re-encodes a commit without its signature: the bytes the
+// signature covers.
+func unsignedPayload(c *object.Commit) ([]byte, error) {
+	var obj plumbing.MemoryObject
+	if err := c.EncodeWithoutSignature(&obj); err != nil {
+		return nil, err
+	}
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	var b bytes.Buffer
+	_, err = io.Copy(&b, rd)
+	return b.Bytes(), err
+}
+
+var verifyGit = signing.VerifyGit

@@ -1,0 +1,236 @@
+package cycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vision-ios/vios/internal/clock"
+	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/gov"
+	"github.com/vision-ios/vios/internal/keys"
+	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/llm"
+	"github.com/vision-ios/vios/internal/market"
+	"github.com/vision-ios/vios/internal/news"
+	"github.com/vision-ios/vios/internal/signing"
+	"github.com/vision-ios/vios/internal/state"
+)
+
+// Options configure one committed cycle.
+type Options struct {
+	// Slot is the cycle's slot; zero means now truncated to the schedule.
+	Slot  time.Time
+	Clock clock.Clock
+	// Signers holds LINE FINN STIG VEGA CODE; nil entries are loaded from KeysDir.
+	Signers map[string]*signing.Signer
+	KeysDir string
+	// Source overrides; empty means the policy's choice.
+	MarketSpec, EventsSpec, ProviderSpec string
+	// Market, News and Provider, when set, replace the named sources (tests).
+	Market   market.Source
+	News     news.Source
+	Provider llm.Provider
+}
+
+// Committed reports a cycle that was run and committed, or found recorded.
+type Committed struct {
+	CycleID  string
+	Slot     time.Time
+	Commit   plumbing.Hash
+	LogPath  string
+	Existing bool // the slot was already recorded: nothing was done
+	Result   *Result
+}
+
+// ErrCycleHalted is returned (as a governance fault) when a cycle halted.
+var ErrCycleHalted = errors.New("cycle halted")
+
+// ErrCycleDenied is returned (as a governance fault) when VEGA denied a cycle.
+var ErrCycleDenied = errors.New("cycle denied by VEGA")
+
+// RunAndCommit runs one cycle on the repository and commits its signature
+// log, evidence bundle and operational state in one commit signed by CODE.
+// It holds the repository lock throughout, refuses to run while HALTED or
+// PAUSED, and does nothing for a slot already recorded.
+func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed, error) {
+	unlock, err := r.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	snap, err := gov.Load(r)
+	if err != nil {
+		return nil, err
+	}
+	p := snap.Policy
+	clk := opt.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	slot := opt.Slot
+	if slot.IsZero() {
+		slot = clk.Now().Truncate(p.Cycle.Schedule.Interval.D())
+	}
+	slot = slot.UTC().Truncate(time.Second)
+	id := layout.CycleID(slot)
+	logPath := layout.SignatureLog(id, slot)
+	if _, err := r.ReadFile(snap.Commit, logPath); err == nil {
+		return &Committed{CycleID: id, Slot: slot, Commit: snap.Commit, LogPath: logPath, Existing: true}, nil
+	} else if !errors.Is(err, ledger.ErrNotFound) {
+		return nil, err
+	}
+	if err := snap.State.CanRun(); err != nil {
+		return nil, err
+	}
+
+	signers := map[string]*signing.Signer{}
+	for _, a := range []string{"LINE", "FINN", "STIG", "VEGA", "CODE"} {
+		if s := opt.Signers[a]; s != nil {
+			signers[a] = s
+			continue
+		}
+		s, err := keys.Load(opt.KeysDir, a)
+		if err != nil {
+			return nil, err
+		}
+		signers[a] = s
+	}
+	code := signers["CODE"]
+	if e, ok := snap.Registry.Current("CODE", clk.Now()); !ok || !e.Public().Equal(code.Public()) {
+		return nil, fault.Governancef("CODE's key does not match its ACTIVE registry key; refusing to sign governance commits")
+	}
+
+	eng, err := buildEngine(snap, signers, clk, opt)
+	if err != nil {
+		return nil, err
+	}
+	res, err := eng.Run(ctx, slot, snap.State.LastLineageHash)
+	if err != nil {
+		return nil, err
+	}
+
+	st := *snap.State
+	now := clk.Now()
+	st.LastCycleID = id
+	st.LastCycleSlot = slot.Format(time.RFC3339)
+	st.LastLineageHash = res.LastLineage
+	st.CyclesRecorded++
+	st.UpdatedAt, st.UpdatedBy = now.UTC().Format(time.RFC3339), "CODE"
+	if res.Halted {
+		st.Transition(state.Halted, res.HaltReason+" (cycle "+id+")", "CODE", now)
+	}
+	ssh, err := code.SSH()
+	if err != nil {
+		return nil, err
+	}
+	sum := res.Log.Summary
+	subject := fmt.Sprintf("cycle %s: %d/%d signatures verified, VEGA %s", id, sum.SignaturesVerified, sum.SignaturesRequired, res.Log.FinalVerdict)
+	if res.Halted {
+		subject = fmt.Sprintf("cycle %s: signature verification FAILED, orchestrator HALTED", id)
+	}
+	body := fmt.Sprintf("Slot %s. CDS %.4f, summary %s.", slot.Format(time.RFC3339), res.Evidence.Outcome.CDSScore, res.Evidence.Outcome.SummaryStatus)
+	if res.Halted {
+		body += "\n" + res.HaltReason + "."
+	}
+	change := &ledger.Change{
+		Subject: subject,
+		Body:    body,
+		Trailers: [][2]string{
+			{"Vios-Artifact", "signature_log"},
+			{"Vios-Cycle", id},
+			{"Vios-Date", slot.Format("2006-01-02")},
+			{"Vios-Agent", "CODE"},
+			{"Vios-Baseline", p.Cycle.Version},
+		},
+		Files: []ledger.File{
+			{Path: logPath, Data: marshal(res.Log)},
+			{Path: layout.Evidence(id, slot), Data: marshal(res.Evidence)},
+			{Path: layout.StateFile, Data: st.Marshal()},
+		},
+		Author: gov.Author("CODE"),
+		When:   now,
+		Signer: ssh,
+		Parent: snap.Commit,
+	}
+	h, err := r.Apply(ctx, change)
+	if err != nil {
+		return nil, err
+	}
+	c := &Committed{CycleID: id, Slot: slot, Commit: h, LogPath: logPath, Result: res}
+	if res.Halted {
+		return c, fault.Governance(fmt.Errorf("%w: %s", ErrCycleHalted, res.HaltReason))
+	}
+	if res.Log.FinalVerdict == Denied {
+		return c, fault.Governance(fmt.Errorf("%w: %s", ErrCycleDenied, deniedChecks(res)))
+	}
+	return c, nil
+}
+
+func deniedChecks(res *Result) string {
+	for _, s := range res.Evidence.Steps {
+		if s.Step == 7 && len(s.Output) > 0 {
+			var out AttestationOutput
+			if err := strictJSON(s.Output, &out); err == nil {
+				var failed []string
+				for _, c := range out.Checks {
+					if !c.Passed {
+						failed = append(failed, c.ADR+" "+c.Detail)
+					}
+				}
+				return strings.Join(failed, "; ")
+			}
+		}
+	}
+	return "see the cycle log"
+}
+
+func buildEngine(snap *gov.Snapshot, signers map[string]*signing.Signer, clk clock.Clock, opt Options) (*Engine, error) {
+	p := snap.Policy
+	var err error
+	ms := opt.Market
+	if ms == nil {
+		spec := p.Cycle.Market.Source
+		if opt.MarketSpec != "" {
+			spec = opt.MarketSpec
+		}
+		retries := p.Cycle.Market.Retries
+		if retries == 0 {
+			retries = -1 // policy 0 means no retries; market's 0 means its default
+		}
+		ms, err = market.NewSource(spec, market.Options{
+			BinanceBaseURL: p.Cycle.Market.BinanceBaseURL,
+			Timeout:        p.Cycle.Market.Timeout.D(),
+			Retries:        retries,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ns := opt.News
+	if ns == nil {
+		spec := p.Cycle.Events.Source
+		if opt.EventsSpec != "" {
+			spec = opt.EventsSpec
+		}
+		if ns, err = news.NewSource(spec); err != nil {
+			return nil, err
+		}
+	}
+	prov := opt.Provider
+	if prov == nil {
+		spec := p.Cycle.Summary.Provider
+		if opt.ProviderSpec != "" {
+			spec = opt.ProviderSpec
+		}
+		if prov, err = llm.New(spec, p.Economics.Summary.Model); err != nil {
+			return nil, err
+		}
+	}
+	return &Engine{Policy: p, Registry: snap.Registry, Signers: signers, Market: ms, News: ns, Provider: prov, Clock: clk}, nil
+}

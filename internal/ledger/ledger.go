@@ -1,0 +1,552 @@
+// Package ledger is the git-native audit trail: it opens governance
+// repositories with go-git, commits artifacts by writing blobs, trees and a
+// signed commit straight through the object store (no worktree scan, so a
+// commit costs the same at the ten-thousandth cycle as at the first), moves
+// the branch atomically, and keeps a worktree and its index in step.
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/signing"
+)
+
+// DefaultBranch is the branch a new governance repository starts on.
+const DefaultBranch = "main"
+
+// Errors callers branch on.
+var (
+	ErrNotRepo    = errors.New("not a git repository")
+	ErrNoCommits  = errors.New("repository has no commits")
+	ErrMoved      = errors.New("branch moved concurrently")
+	ErrNotFound   = errors.New("file not found")
+	ErrLockTaken  = errors.New("repository is locked by another vios process")
+	errDirIsEntry = errors.New("path crosses a file")
+)
+
+// Repo is an open governance repository.
+type Repo struct {
+	Git     *git.Repository
+	storage *filesystem.Storage
+	gitDir  string
+	root    string // worktree root; "" when bare
+}
+
+// Open opens the repository at dir (a worktree root or a bare repository)
+// with pack descriptors kept open across reads.
+func Open(dir string) (*Repo, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fault.Inputf("repo %s: %v", dir, err)
+	}
+	gitDir, root := filepath.Join(abs, ".git"), abs
+	if fi, err := os.Stat(gitDir); err != nil || !fi.IsDir() {
+		if !isBare(abs) {
+			return nil, fault.Input(fmt.Errorf("repo %s: %w", dir, ErrNotRepo))
+		}
+		gitDir, root = abs, ""
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(gitDir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+	var repo *git.Repository
+	if root != "" {
+		repo, err = git.Open(st, osfs.New(root, osfs.WithBoundOS()))
+	} else {
+		repo, err = git.Open(st, nil)
+	}
+	if err != nil {
+		st.Close()
+		return nil, fault.Input(fmt.Errorf("repo %s: %w", dir, err))
+	}
+	return &Repo{Git: repo, storage: st, gitDir: gitDir, root: root}, nil
+}
+
+func isBare(dir string) bool {
+	for _, p := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Init creates a repository at dir on branch main, or opens an existing
+// repository that has no commits yet.
+func Init(dir string) (*Repo, error) {
+	if r, err := Open(dir); err == nil {
+		if _, err := r.Head(); err == nil {
+			r.Close()
+			return nil, fault.Inputf("repo %s: already has commits", dir)
+		}
+		return r, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
+	}
+	_, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(DefaultBranch)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
+	}
+	return Open(dir)
+}
+
+// Close releases the kept pack descriptors.
+func (r *Repo) Close() error { return r.storage.Close() }
+
+// GitDir is the repository's git directory.
+func (r *Repo) GitDir() string { return r.gitDir }
+
+// Root is the worktree root, or "" for a bare repository.
+func (r *Repo) Root() string { return r.root }
+
+// Storage exposes the object storage for readers.
+func (r *Repo) Storage() *filesystem.Storage { return r.storage }
+
+// Branch returns the reference HEAD points to (refs/heads/main).
+func (r *Repo) Branch() (plumbing.ReferenceName, error) {
+	ref, err := r.storage.Reference(plumbing.HEAD)
+	if err != nil {
+		return "", fmt.Errorf("read HEAD: %w", err)
+	}
+	if ref.Type() != plumbing.SymbolicReference {
+		return "", errors.New("HEAD is detached; check out a branch")
+	}
+	return ref.Target(), nil
+}
+
+// Head returns the commit HEAD resolves to.
+func (r *Repo) Head() (plumbing.Hash, error) {
+	br, err := r.Branch()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	ref, err := r.storage.Reference(br)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, ErrNoCommits
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", br, err)
+	}
+	return ref.Hash(), nil
+}
+
+// Commit returns a commit object.
+func (r *Repo) Commit(h plumbing.Hash) (*object.Commit, error) {
+	return object.GetCommit(r.storage, h)
+}
+
+// ReadFile reads path from the tree of commit h.
+func (r *Repo) ReadFile(h plumbing.Hash, path string) ([]byte, error) {
+	c, err := r.Commit(h)
+	if err != nil {
+		return nil, err
+	}
+	return r.ReadTreeFile(c.TreeHash, path)
+}
+
+// ReadTreeFile reads path below tree t.
+func (r *Repo) ReadTreeFile(t plumbing.Hash, path string) ([]byte, error) {
+	bh, err := r.Lookup(t, path)
+	if err != nil {
+		return nil, err
+	}
+	return r.ReadBlob(bh)
+}
+
+// Lookup resolves path below tree t to its blob (or tree) hash.
+func (r *Repo) Lookup(t plumbing.Hash, path string) (plumbing.Hash, error) {
+	cur := t
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		tree, err := object.GetTree(r.storage, cur)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		found := false
+		for _, e := range tree.Entries {
+			if e.Name == seg {
+				if i < len(segs)-1 && e.Mode != filemode.Dir {
+					return plumbing.ZeroHash, fmt.Errorf("%s: %w", path, ErrNotFound)
+				}
+				cur, found = e.Hash, true
+				break
+			}
+		}
+		if !found {
+			return plumbing.ZeroHash, fmt.Errorf("%s: %w", path, ErrNotFound)
+		}
+	}
+	return cur, nil
+}
+
+// ReadBlob returns a blob's content.
+func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
+	obj, err := r.storage.EncodedObject(plumbing.BlobObject, h)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	buf := make([]byte, 0, obj.Size())
+	b := bytes.NewBuffer(buf)
+	_, err = io.Copy(b, rd)
+	return b.Bytes(), err
+}
+
+// HeadFile reads path at HEAD.
+func (r *Repo) HeadFile(path string) ([]byte, error) {
+	h, err := r.Head()
+	if err != nil {
+		return nil, err
+	}
+	return r.ReadFile(h, path)
+}
+
+// File is one file of an artifact commit.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Person names the author and committer of a commit.
+type Person struct {
+	Name  string
+	Email string
+}
+
+// Change is one signed artifact commit.
+type Change struct {
+	Subject  string
+	Body     string
+	Trailers [][2]string // in order: {"Vios-Artifact", "signature_log"}
+	Files    []File
+	Author   Person
+	When     time.Time
+	Signer   *signing.SSHSigner
+	// Parent is the commit the change must land on (zero: the repository's
+	// first commit). A branch that moved meanwhile fails with ErrMoved.
+	Parent plumbing.Hash
+}
+
+// Message renders subject, body and trailers.
+func (c *Change) Message() string {
+	var b strings.Builder
+	b.WriteString(c.Subject)
+	b.WriteString("\n")
+	if c.Body != "" {
+		b.WriteString("\n")
+		b.WriteString(strings.TrimRight(c.Body, "\n"))
+		b.WriteString("\n")
+	}
+	if len(c.Trailers) > 0 {
+		b.WriteString("\n")
+		for _, t := range c.Trailers {
+			fmt.Fprintf(&b, "%s: %s\n", t[0], t[1])
+		}
+	}
+	return b.String()
+}
+
+// Apply writes the change as one signed commit and moves the branch to it.
+// Objects are written first, the branch last and atomically (write and
+// rename), so a crash leaves the repository before or after the commit.
+func (r *Repo) Apply(ctx context.Context, c *Change) (plumbing.Hash, error) {
+	if err := ctx.Err(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if c.Signer == nil {
+		return plumbing.ZeroHash, errors.New("commit: no signer")
+	}
+	br, err := r.Branch()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	head, err := r.Head()
+	if err != nil && !errors.Is(err, ErrNoCommits) {
+		return plumbing.ZeroHash, err
+	}
+	if head != c.Parent {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %s is at %s, expected %s", ErrMoved, br.Short(), short(head), short(c.Parent))
+	}
+	var baseTree plumbing.Hash
+	if !c.Parent.IsZero() {
+		pc, err := r.Commit(c.Parent)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("read parent: %w", err)
+		}
+		baseTree = pc.TreeHash
+	}
+	changes := make(map[string]plumbing.Hash, len(c.Files))
+	for _, f := range c.Files {
+		if err := layout.SafeRelPath(f.Path); err != nil {
+			return plumbing.ZeroHash, fault.Input(err)
+		}
+		h, err := r.writeObject(plumbing.BlobObject, f.Data)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		changes[f.Path] = h
+	}
+	tree, err := r.updateTree(baseTree, changes)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	sig := object.Signature{Name: c.Author.Name, Email: c.Author.Email, When: c.When}
+	commit := &object.Commit{
+		Author:    sig,
+		Committer: sig,
+		Message:   c.Message(),
+		TreeHash:  tree,
+	}
+	if !c.Parent.IsZero() {
+		commit.ParentHashes = []plumbing.Hash{c.Parent}
+	}
+	unsigned := r.storage.NewEncodedObject()
+	if err := commit.EncodeWithoutSignature(unsigned); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	payload, err := readAll(unsigned)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	armored, err := c.Signer.SignGit(payload)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	commit.PGPSignature = string(armored)
+	obj := r.storage.NewEncodedObject()
+	if err := commit.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h, err := r.storage.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write commit: %w", err)
+	}
+	if err := r.setRef(br, c.Parent, h); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if r.root != "" {
+		if err := r.syncWorktree(c.Files, changes); err != nil {
+			return h, fmt.Errorf("commit %s landed; updating the worktree failed: %w", short(h), err)
+		}
+	}
+	return h, nil
+}
+
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "(no commit)"
+	}
+	return h.String()[:12]
+}
+
+func readAll(o plumbing.EncodedObject) ([]byte, error) {
+	rd, err := o.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func (r *Repo) writeObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
+	obj := r.storage.NewEncodedObject()
+	obj.SetType(t)
+	obj.SetSize(int64(len(data)))
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h := obj.Hash()
+	if r.storage.HasEncodedObject(h) == nil {
+		return h, nil
+	}
+	return r.storage.SetEncodedObject(obj)
+}
+
+// updateTree returns the hash of base with the given files (paths relative
+// to base) added or replaced. Only the trees on changed paths are written.
+func (r *Repo) updateTree(base plumbing.Hash, files map[string]plumbing.Hash) (plumbing.Hash, error) {
+	var entries []object.TreeEntry
+	if !base.IsZero() {
+		t, err := object.GetTree(r.storage, base)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("read tree %s: %w", short(base), err)
+		}
+		entries = append(entries, t.Entries...)
+	}
+	direct := map[string]plumbing.Hash{}
+	sub := map[string]map[string]plumbing.Hash{}
+	for p, h := range files {
+		if dir, rest, ok := strings.Cut(p, "/"); ok {
+			if sub[dir] == nil {
+				sub[dir] = map[string]plumbing.Hash{}
+			}
+			sub[dir][rest] = h
+		} else {
+			direct[p] = h
+		}
+	}
+	index := make(map[string]int, len(entries))
+	for i, e := range entries {
+		index[e.Name] = i
+	}
+	for name, h := range direct {
+		if i, ok := index[name]; ok {
+			if entries[i].Mode == filemode.Dir {
+				return plumbing.ZeroHash, fmt.Errorf("%s: %w", name, errDirIsEntry)
+			}
+			entries[i].Hash = h
+			continue
+		}
+		index[name] = len(entries)
+		entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h})
+	}
+	for name, inner := range sub {
+		var subBase plumbing.Hash
+		i, ok := index[name]
+		if ok {
+			if entries[i].Mode != filemode.Dir {
+				return plumbing.ZeroHash, fmt.Errorf("%s: %w", name, errDirIsEntry)
+			}
+			subBase = entries[i].Hash
+		}
+		h, err := r.updateTree(subBase, inner)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if ok {
+			entries[i].Hash = h
+		} else {
+			index[name] = len(entries)
+			entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h})
+		}
+	}
+	sortEntries(entries)
+	obj := r.storage.NewEncodedObject()
+	if err := (&object.Tree{Entries: entries}).Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if r.storage.HasEncodedObject(obj.Hash()) == nil {
+		return obj.Hash(), nil
+	}
+	return r.storage.SetEncodedObject(obj)
+}
+
+// sortEntries orders tree entries as git does: by name, a directory
+// compared as if its name ended in "/".
+func sortEntries(e []object.TreeEntry) {
+	key := func(t object.TreeEntry) string {
+		if t.Mode == filemode.Dir {
+			return t.Name + "/"
+		}
+		return t.Name
+	}
+	sort.Slice(e, func(i, j int) bool { return key(e[i]) < key(e[j]) })
+}
+
+// setRef moves branch from old to new the way git does: write a lock file,
+// check the current value, rename into place. A crash leaves the old value.
+func (r *Repo) setRef(br plumbing.ReferenceName, old, new plumbing.Hash) error {
+	p := filepath.Join(r.gitDir, filepath.FromSlash(br.String()))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	lock := p + ".lock"
+	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%w: %s exists (remove it if no git process is running)", ErrMoved, lock)
+		}
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.Remove(lock)
+		}
+	}()
+	cur, err := r.Head()
+	if err != nil && !errors.Is(err, ErrNoCommits) {
+		f.Close()
+		return err
+	}
+	if cur != old {
+		f.Close()
+		return fmt.Errorf("%w: %s is at %s, expected %s", ErrMoved, br.Short(), short(cur), short(old))
+	}
+	// No fsync: the rename is atomic, so a killed process leaves the old or
+	// the new value; durability across power loss is the filesystem's, as
+	// for git itself with its default core.fsync.
+	if _, err := f.WriteString(new.String() + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(lock, p); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// Lock takes the repository's vios lock (flock on .git/vios.lock), waiting
+// until ctx is done. Every committing command holds it from reading HEAD to
+// moving the branch, so concurrent processes serialise instead of racing.
+func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(r.gitDir, "vios.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("%w: %v", ErrLockTaken, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}

@@ -83,7 +83,7 @@ DIR/keys holds the private keys, DIR/governance the repository.`,
 					return err
 				}
 			}
-			first := now.Truncate(24*time.Hour).Add(-time.Duration(days) * 24 * time.Hour)
+			first := now.Truncate(24 * time.Hour).Add(-time.Duration(days) * 24 * time.Hour)
 			fmt.Fprintf(log, "demo: keys in %s\n", keyDir)
 			res, err := gov.Init(cmd.Context(), repoDir, signers, first.Add(-time.Hour))
 			if err != nil {

@@ -124,7 +124,6 @@ func isUsage(err error) bool {
 	return false
 }
 
-
 func (g *Globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }

@@ -178,13 +178,13 @@ Verify every commit signature with stock git:
 and everything else (operation signatures, lineage, evidence hashes,
 append-only rule) with ` + "`vios audit verify --repo .`" + `.
 `,
-		layout.Baseline + "/README.md": "# Baselines\n\nOne manifest per baseline version: the frozen path globs of the seven prohibited\ncategories and the blob id of every frozen file. Manifests are frozen themselves.\n",
-		layout.Governance + "/README.md": "# 05_GOVERNANCE\n\nCanonical evidence. Files here are only ever added, never modified or deleted,\nexcept OPERATIONAL_STATE.json and OPERATIONAL_STATUS.md, which are regenerated.\n",
-		layout.SignatureLogs + "/README.md": "# Signature audit logs\n\nOne log per production cycle, sharded by the slot's UTC date (YYYY/MM/DD):\nevery operation's Ed25519 signature, registry key, verification result and lineage hash.\n",
-		layout.CycleEvidence + "/README.md": "# Cycle evidence\n\nOne bundle per cycle, sharded like the logs: each step's status, input and output,\nwhose hashes the log signs. Replay reads these.\n",
-		layout.CostReports + "/README.md": "# Cost reports\n\nDaily ADR-012 cost reports, COST_REPORT_YYYY_MM_DD.json.\n",
-		layout.Attestations + "/README.md": "# VEGA attestations\n\nWeekly attestations, VEGA_ATTESTATION_YYYY_MM_DD.md, signed by VEGA.\n",
-		layout.Deviations + "/README.md": "# Deviations\n\nDeviation records with their append-only escalation history.\n",
+		layout.Baseline + "/README.md":       "# Baselines\n\nOne manifest per baseline version: the frozen path globs of the seven prohibited\ncategories and the blob id of every frozen file. Manifests are frozen themselves.\n",
+		layout.Governance + "/README.md":     "# 05_GOVERNANCE\n\nCanonical evidence. Files here are only ever added, never modified or deleted,\nexcept OPERATIONAL_STATE.json and OPERATIONAL_STATUS.md, which are regenerated.\n",
+		layout.SignatureLogs + "/README.md":  "# Signature audit logs\n\nOne log per production cycle, sharded by the slot's UTC date (YYYY/MM/DD):\nevery operation's Ed25519 signature, registry key, verification result and lineage hash.\n",
+		layout.CycleEvidence + "/README.md":  "# Cycle evidence\n\nOne bundle per cycle, sharded like the logs: each step's status, input and output,\nwhose hashes the log signs. Replay reads these.\n",
+		layout.CostReports + "/README.md":    "# Cost reports\n\nDaily ADR-012 cost reports, COST_REPORT_YYYY_MM_DD.json.\n",
+		layout.Attestations + "/README.md":   "# VEGA attestations\n\nWeekly attestations, VEGA_ATTESTATION_YYYY_MM_DD.md, signed by VEGA.\n",
+		layout.Deviations + "/README.md":     "# Deviations\n\nDeviation records with their append-only escalation history.\n",
 		layout.ChangeRequests + "/README.md": "# Change requests\n\nCR-NNNN.md documents and their signed approvals (G4).\n",
 	}
 	out := make([]ledger.File, 0, len(docs))

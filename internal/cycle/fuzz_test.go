@@ -1,0 +1,30 @@
+package cycle
+
+import (
+	"testing"
+)
+
+func FuzzParseLog(f *testing.F) {
+	f.Add([]byte(`{"log_id":"SIGLOG-0123456789abcdef","cycle_id":"0123456789abcdef","operation_signatures":[{"step":1,"parent_hash":null}]}`))
+	f.Add([]byte(`{"cycle_id":"../../etc/passwd"}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","extra":1}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := ParseLog(data)
+		if err == nil && (len(l.CycleID) != 16 || l.CycleID == "") {
+			t.Fatalf("accepted cycle id %q", l.CycleID)
+		}
+	})
+}
+
+func FuzzParseEvidence(f *testing.F) {
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"input":{"a":1},"output":[1,2]}]}`))
+	f.Add([]byte(`{"cycle_id":"0123456789ABCDEF"}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef"} trailing`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseEvidence(data)
+		if err == nil && len(e.CycleID) != 16 {
+			t.Fatalf("accepted cycle id %q", e.CycleID)
+		}
+	})
+}

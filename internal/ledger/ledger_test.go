@@ -1,0 +1,172 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/signing"
+)
+
+func sshSigner(t testing.TB, agent string, seed byte) (*signing.SSHSigner, ed25519.PublicKey) {
+	t.Helper()
+	s := make([]byte, 32)
+	for i := range s {
+		s[i] = seed
+	}
+	sg, err := signing.NewSigner(agent, ed25519.NewKeyFromSeed(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh, err := sg.SSH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh, sg.Public()
+}
+
+func gitCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestApplySignedCommitsVerifyWithGit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	signer, pub := sshSigner(t, "CODE", 7)
+	ak, _ := signing.AuthorizedKey(pub)
+	when := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	// Names chosen to exercise git's tree order: "a" (dir) sorts as "a/",
+	// after "a.b" and before "a0".
+	batches := [][]File{
+		{{Path: "a/x.txt", Data: []byte("x\n")}, {Path: "a.b", Data: []byte("ab\n")}, {Path: "a0", Data: []byte("0\n")}},
+		{{Path: "a/y/z.json", Data: []byte("{}\n")}, {Path: "allowed_signers", Data: []byte("code@x namespaces=\"git\" " + ak + "\n")}},
+		{{Path: "a.b", Data: []byte("changed\n")}},
+	}
+	var parent plumbing.Hash
+	for i, files := range batches {
+		h, err := r.Apply(ctx, &Change{Subject: "batch", Body: "body", Trailers: [][2]string{{"Vios-Artifact", "test"}},
+			Files: files, Author: Person{"CODE", "code@x"}, When: when.Add(time.Duration(i) * time.Minute), Signer: signer, Parent: parent})
+		if err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		parent = h
+	}
+	gitCmd(t, dir, "fsck", "--strict")
+	out := gitCmd(t, dir, "-c", "gpg.ssh.allowedSignersFile=allowed_signers", "log", "--format=%G?")
+	if strings.TrimSpace(out) != "G\nG\nG" {
+		t.Fatalf("git %%G? = %q", out)
+	}
+	if st := gitCmd(t, dir, "status", "--porcelain"); st != "" {
+		t.Fatalf("worktree not clean:\n%s", st)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "a.b")); string(got) != "changed\n" {
+		t.Fatalf("worktree a.b = %q", got)
+	}
+	msg := gitCmd(t, dir, "log", "-1", "--format=%(trailers:key=Vios-Artifact,valueonly)")
+	if strings.TrimSpace(msg) != "test" {
+		t.Fatalf("trailer = %q", msg)
+	}
+	data, err := r.HeadFile("a/y/z.json")
+	if err != nil || string(data) != "{}\n" {
+		t.Fatalf("HeadFile = %q, %v", data, err)
+	}
+	if _, err := r.HeadFile("a/none"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestApplyRefusesMovedBranchAndBadPaths(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	signer, _ := sshSigner(t, "CODE", 8)
+	ctx := context.Background()
+	ch := func(parent plumbing.Hash, p string) *Change {
+		return &Change{Subject: "s", Files: []File{{Path: p, Data: []byte("d")}}, Author: Person{"C", "c@x"}, When: time.Unix(0, 0), Signer: signer, Parent: parent}
+	}
+	h1, err := r.Apply(ctx, ch(plumbing.ZeroHash, "one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Apply(ctx, ch(plumbing.ZeroHash, "two")); !errors.Is(err, ErrMoved) {
+		t.Fatalf("stale parent: %v", err)
+	}
+	for _, bad := range []string{"../escape", "/abs", "a/../b", ".git/config", "a//b", ""} {
+		if _, err := r.Apply(ctx, ch(h1, bad)); !fault.IsInput(err) {
+			t.Errorf("path %q: %v", bad, err)
+		}
+	}
+	if head, _ := r.Head(); head != h1 {
+		t.Fatal("a refused change moved the branch")
+	}
+}
+
+func TestInitRefusesRepositoryWithCommits(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := sshSigner(t, "CODE", 9)
+	if _, err := r.Apply(context.Background(), &Change{Subject: "s", Files: []File{{Path: "f", Data: []byte("d")}}, Author: Person{"C", "c@x"}, When: time.Unix(0, 0), Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := Init(dir); !fault.IsInput(err) {
+		t.Fatalf("init over a repository with commits: %v", err)
+	}
+	if _, err := Open(t.TempDir()); !errors.Is(err, ErrNotRepo) {
+		t.Fatalf("open a plain dir: %v", err)
+	}
+}
+
+func TestLockSerialises(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	unlock, err := r.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := Open(dir)
+	defer r2.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := r2.Lock(ctx); !errors.Is(err, ErrLockTaken) {
+		t.Fatalf("second lock: %v", err)
+	}
+	unlock()
+	u2, err := r2.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2()
+}

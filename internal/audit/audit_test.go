@@ -101,7 +101,7 @@ func TestTamperingIsCaught(t *testing.T) {
 	t.Run("edited evidence", func(t *testing.T) {
 		f := newFixture(t, 3)
 		data, _ := f.r.HeadFile(f.evs[0])
-		h := f.commit(t, "CODE", ledger.File{Path: f.evs[0], Data: []byte(edit(t, data, `"count": 90`, `"count": 91`))})
+		h := f.commit(t, "CODE", ledger.File{Path: f.evs[0], Data: []byte(edit(t, data, `"count":90`, `"count":91`))})
 		rep := verify(t, f.r)
 		if rep.Passed || !hasFailure(rep, h, f.evs[0], "append-only") {
 			t.Fatalf("failures %+v", rep.Failures)

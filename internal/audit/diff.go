@@ -89,7 +89,7 @@ func entries(r *ledger.Repo, h plumbing.Hash) (map[string]object.TreeEntry, erro
 	if h.IsZero() {
 		return nil, nil
 	}
-	t, err := object.GetTree(r.Storage(), h)
+	t, err := object.GetTree(r.Objects(), h)
 	if err != nil {
 		return nil, err
 	}

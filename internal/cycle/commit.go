@@ -150,7 +150,7 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 		},
 		Files: []ledger.File{
 			{Path: logPath, Data: marshal(res.Log)},
-			{Path: layout.Evidence(id, slot), Data: marshal(res.Evidence)},
+			{Path: layout.Evidence(id, slot), Data: res.Evidence.Marshal()},
 			{Path: layout.StateFile, Data: st.Marshal()},
 		},
 		Author: gov.Author("CODE"),

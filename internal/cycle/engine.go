@@ -259,14 +259,14 @@ func (r *run) stepWithStatus(s policy.Step, in, out any, status, reason string) 
 	if err != nil {
 		return fmt.Errorf("step %d output: %w", s.Step, err)
 	}
-	inHash, err := signing.HashJSON(json.RawMessage(inRaw))
-	if err != nil {
+	// Evidence keeps the canonical bytes that are hashed and signed.
+	if inRaw, err = signing.Canonicalize(inRaw); err != nil {
 		return err
 	}
-	outHash, err := signing.HashJSON(json.RawMessage(outRaw))
-	if err != nil {
+	if outRaw, err = signing.Canonicalize(outRaw); err != nil {
 		return err
 	}
+	inHash, outHash := signing.SHA256(inRaw), signing.SHA256(outRaw)
 	signer, ok := r.e.Signers[s.Agent]
 	if !ok {
 		return fmt.Errorf("step %d: no signer for %s", s.Step, s.Agent)

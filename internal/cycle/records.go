@@ -161,6 +161,38 @@ func strictJSON(data []byte, v any) error {
 	return nil
 }
 
+// Marshal writes the evidence bundle: the envelope indented for people, each
+// step on one line with its input and output embedded exactly as hashed
+// (RFC 8785 canonical form), so a verifier can hash the bytes as they stand
+// and canonicalise only when they were reformatted.
+func (e *Evidence) Marshal() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	env := marshal(struct {
+		CycleID        string  `json:"cycle_id"`
+		CycleTimestamp string  `json:"cycle_timestamp"`
+		Asset          string  `json:"asset"`
+		Sources        Sources `json:"sources"`
+		Outcome        Outcome `json:"outcome"`
+	}{e.CycleID, e.CycleTimestamp, e.Asset, e.Sources, e.Outcome})
+	// Splice the steps in before the closing brace of the envelope.
+	env = bytes.TrimSuffix(bytes.TrimSuffix(env, []byte("\n")), []byte("}"))
+	env = bytes.TrimRight(env, "\n")
+	b.Write(env)
+	b.WriteString(",\n  \"steps\": [")
+	for i, s := range e.Steps {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n    ")
+		enc.Encode(s)
+		b.Truncate(b.Len() - 1) // Encode's newline
+	}
+	b.WriteString("\n  ]\n}\n")
+	return b.Bytes()
+}
+
 func marshal(v any) []byte {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

@@ -50,6 +50,10 @@ type Repo struct {
 	storage *filesystem.Storage
 	gitDir  string
 	root    string // worktree root; "" when bare
+
+	recent      map[plumbing.Hash]*plumbing.MemoryObject
+	recentOrder [][]plumbing.Hash
+	unmergeable []string
 }
 
 // Open opens the repository at dir (a worktree root or a bare repository)
@@ -111,6 +115,19 @@ func Init(dir string) (*Repo, error) {
 	return Open(dir)
 }
 
+// InitBare creates a bare repository at dir on branch main, the shape a
+// server or CI runner holds.
+func InitBare(dir string) (*Repo, error) {
+	_, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+		Bare:        true,
+		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(DefaultBranch)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
+	}
+	return Open(dir)
+}
+
 // Close releases the kept pack descriptors.
 func (r *Repo) Close() error { return r.storage.Close() }
 
@@ -120,8 +137,6 @@ func (r *Repo) GitDir() string { return r.gitDir }
 // Root is the worktree root, or "" for a bare repository.
 func (r *Repo) Root() string { return r.root }
 
-// Storage exposes the object storage for readers.
-func (r *Repo) Storage() *filesystem.Storage { return r.storage }
 
 // Branch returns the reference HEAD points to (refs/heads/main).
 func (r *Repo) Branch() (plumbing.ReferenceName, error) {
@@ -153,7 +168,7 @@ func (r *Repo) Head() (plumbing.Hash, error) {
 
 // Commit returns a commit object.
 func (r *Repo) Commit(h plumbing.Hash) (*object.Commit, error) {
-	return object.GetCommit(r.storage, h)
+	return object.GetCommit(r.Objects(), h)
 }
 
 // ReadFile reads path from the tree of commit h.
@@ -179,7 +194,7 @@ func (r *Repo) Lookup(t plumbing.Hash, path string) (plumbing.Hash, error) {
 	cur := t
 	segs := strings.Split(path, "/")
 	for i, seg := range segs {
-		tree, err := object.GetTree(r.storage, cur)
+		tree, err := object.GetTree(r.Objects(), cur)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -202,7 +217,7 @@ func (r *Repo) Lookup(t plumbing.Hash, path string) (plumbing.Hash, error) {
 
 // ReadBlob returns a blob's content.
 func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
-	obj, err := r.storage.EncodedObject(plumbing.BlobObject, h)
+	obj, err := r.Objects().EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, err
 	}
@@ -300,18 +315,15 @@ func (r *Repo) Apply(ctx context.Context, c *Change) (plumbing.Hash, error) {
 		}
 		baseTree = pc.TreeHash
 	}
+	p := newPending()
 	changes := make(map[string]plumbing.Hash, len(c.Files))
 	for _, f := range c.Files {
 		if err := layout.SafeRelPath(f.Path); err != nil {
 			return plumbing.ZeroHash, fault.Input(err)
 		}
-		h, err := r.writeObject(plumbing.BlobObject, f.Data)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("write %s: %w", f.Path, err)
-		}
-		changes[f.Path] = h
+		changes[f.Path] = p.add(blob(f.Data))
 	}
-	tree, err := r.updateTree(baseTree, changes)
+	tree, err := r.updateTree(p, baseTree, changes)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -325,7 +337,7 @@ func (r *Repo) Apply(ctx context.Context, c *Change) (plumbing.Hash, error) {
 	if !c.Parent.IsZero() {
 		commit.ParentHashes = []plumbing.Hash{c.Parent}
 	}
-	unsigned := r.storage.NewEncodedObject()
+	unsigned := &plumbing.MemoryObject{}
 	if err := commit.EncodeWithoutSignature(unsigned); err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -338,16 +350,20 @@ func (r *Repo) Apply(ctx context.Context, c *Change) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, err
 	}
 	commit.PGPSignature = string(armored)
-	obj := r.storage.NewEncodedObject()
+	obj := &plumbing.MemoryObject{}
 	if err := commit.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	h, err := r.storage.SetEncodedObject(obj)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write commit: %w", err)
+	h := p.add(obj)
+	if err := r.writePack(p); err != nil {
+		return plumbing.ZeroHash, err
 	}
+	r.remember(p)
 	if err := r.setRef(br, c.Parent, h); err != nil {
 		return plumbing.ZeroHash, err
+	}
+	if err := r.maintain(); err != nil {
+		return h, fmt.Errorf("commit %s landed; pack maintenance failed: %w", short(h), err)
 	}
 	if r.root != "" {
 		if err := r.syncWorktree(c.Files, changes); err != nil {
@@ -373,33 +389,19 @@ func readAll(o plumbing.EncodedObject) ([]byte, error) {
 	return io.ReadAll(rd)
 }
 
-func (r *Repo) writeObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
-	obj := r.storage.NewEncodedObject()
-	obj.SetType(t)
-	obj.SetSize(int64(len(data)))
-	w, err := obj.Writer()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if _, err := w.Write(data); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if err := w.Close(); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	h := obj.Hash()
-	if r.storage.HasEncodedObject(h) == nil {
-		return h, nil
-	}
-	return r.storage.SetEncodedObject(obj)
+func blob(data []byte) *plumbing.MemoryObject {
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(plumbing.BlobObject)
+	obj.Write(data)
+	return obj
 }
 
 // updateTree returns the hash of base with the given files (paths relative
 // to base) added or replaced. Only the trees on changed paths are written.
-func (r *Repo) updateTree(base plumbing.Hash, files map[string]plumbing.Hash) (plumbing.Hash, error) {
+func (r *Repo) updateTree(p *pending, base plumbing.Hash, files map[string]plumbing.Hash) (plumbing.Hash, error) {
 	var entries []object.TreeEntry
 	if !base.IsZero() {
-		t, err := object.GetTree(r.storage, base)
+		t, err := object.GetTree(r.Objects(), base)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read tree %s: %w", short(base), err)
 		}
@@ -441,7 +443,7 @@ func (r *Repo) updateTree(base plumbing.Hash, files map[string]plumbing.Hash) (p
 			}
 			subBase = entries[i].Hash
 		}
-		h, err := r.updateTree(subBase, inner)
+		h, err := r.updateTree(p, subBase, inner)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -453,14 +455,11 @@ func (r *Repo) updateTree(base plumbing.Hash, files map[string]plumbing.Hash) (p
 		}
 	}
 	sortEntries(entries)
-	obj := r.storage.NewEncodedObject()
+	obj := &plumbing.MemoryObject{}
 	if err := (&object.Tree{Entries: entries}).Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if r.storage.HasEncodedObject(obj.Hash()) == nil {
-		return obj.Hash(), nil
-	}
-	return r.storage.SetEncodedObject(obj)
+	return p.add(obj), nil
 }
 
 // sortEntries orders tree entries as git does: by name, a directory

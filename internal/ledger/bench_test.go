@@ -1,0 +1,97 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// artifact returns files shaped like one cycle's commit: a signature log,
+// an evidence bundle and the operational state, sharded by date.
+func artifact(i int) []File {
+	slot := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+	day := slot.Format("2006/01/02")
+	id := fmt.Sprintf("%016x", i)
+	log := strings.Repeat(fmt.Sprintf(`{"step":%d,"signature":"ed25519:%064x"}`+"\n", i, i), 40)
+	ev := strings.Repeat(fmt.Sprintf(`{"open":%d.5,"close":%d.25,"volume":%d}`+"\n", 40000+i%997, 40100+i%991, i), 400)
+	return []File{
+		{Path: "05_GOVERNANCE/SIGNATURE_AUDIT_LOGS/" + day + "/SIGNATURE_LOG_CYCLE_" + id + ".json", Data: []byte(log)},
+		{Path: "05_GOVERNANCE/CYCLE_EVIDENCE/" + day + "/CYCLE_" + id + ".json", Data: []byte(ev)},
+		{Path: "05_GOVERNANCE/OPERATIONAL_STATE.json", Data: []byte(fmt.Sprintf(`{"cycles":%d}`, i))},
+	}
+}
+
+func benchRepo(b *testing.B) (*Repo, string) {
+	dir := filepath.Join(b.TempDir(), "bare.git")
+	if d := os.Getenv("VIOS_BENCH_REPO"); d != "" {
+		dir = d
+	}
+	r, err := InitBare(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	return r, dir
+}
+
+// BenchmarkSignedCommit commits one cycle-shaped artifact per iteration,
+// SSH-signed, through the object store into a bare repository.
+func BenchmarkSignedCommit(b *testing.B) {
+	r, _ := benchRepo(b)
+	signer, _ := sshSigner(b, "CODE", 1)
+	ctx := context.Background()
+	var parent plumbing.Hash
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := r.Apply(ctx, &Change{Subject: "cycle", Trailers: [][2]string{{"Vios-Artifact", "signature_log"}}, Files: artifact(i),
+			Author: Person{"CODE", "code@vision-ios.agents"}, When: time.Unix(int64(1767225600+i*3600), 0).UTC(), Signer: signer, Parent: parent})
+		if err != nil {
+			b.Fatal(err)
+		}
+		parent = h
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+}
+
+// BenchmarkCommitFlatness commits VIOS_BENCH_COMMITS (default 10,000)
+// artifacts and reports the time per commit of the first and the last
+// thousand, and their ratio: the cost of a commit must not grow with history.
+func BenchmarkCommitFlatness(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("VIOS_BENCH_COMMITS")); err == nil && v >= 2000 {
+		n = v
+	}
+	for it := 0; it < b.N; it++ {
+		r, _ := benchRepo(b)
+		signer, _ := sshSigner(b, "CODE", 1)
+		ctx := context.Background()
+		var parent plumbing.Hash
+		var first, last time.Duration
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			if i == 1000 {
+				first = time.Since(start)
+			}
+			if i == n-1000 {
+				start = time.Now()
+			}
+			h, err := r.Apply(ctx, &Change{Subject: "cycle", Files: artifact(i), Author: Person{"CODE", "code@vision-ios.agents"},
+				When: time.Unix(int64(1767225600+i*3600), 0).UTC(), Signer: signer, Parent: parent})
+			if err != nil {
+				b.Fatal(err)
+			}
+			parent = h
+		}
+		last = time.Since(start)
+		b.ReportMetric(float64(first.Microseconds())/1000, "first1k-ms/commit")
+		b.ReportMetric(float64(last.Microseconds())/1000, "last1k-ms/commit")
+		b.ReportMetric(float64(last)/float64(first), "last/first")
+	}
+}

@@ -1,0 +1,101 @@
+package ledger
+
+import (
+	"errors"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// recentCommits bounds the in-process overlay: the objects of this many of
+// the latest commits written by this process stay in memory.
+const recentCommits = 64
+
+// remember keeps a written commit's objects readable without asking go-git,
+// whose pack index only knows the packs that existed when it was loaded.
+func (r *Repo) remember(p *pending) {
+	if r.recent == nil {
+		r.recent = map[plumbing.Hash]*plumbing.MemoryObject{}
+	}
+	hs := make([]plumbing.Hash, 0, len(p.objs))
+	for _, o := range p.objs {
+		h := o.Hash()
+		r.recent[h] = o
+		hs = append(hs, h)
+	}
+	r.recentOrder = append(r.recentOrder, hs)
+	if len(r.recentOrder) > recentCommits {
+		for _, h := range r.recentOrder[0] {
+			delete(r.recent, h)
+		}
+		r.recentOrder = r.recentOrder[1:]
+	}
+}
+
+// refresh makes go-git rescan packs on its next lookup and drops the
+// descriptors of packs that may have been removed.
+func (r *Repo) refresh() {
+	r.storage.Reindex()
+	r.storage.ObjectStorage.Close()
+}
+
+// Objects returns the repository's object store as go-git's object
+// functions want it: objects written by this process come from memory, and
+// a lookup that misses (a pack written since the index was loaded, or a
+// pack merged away) rescans the packs once before giving up.
+func (r *Repo) Objects() storer.EncodedObjectStorer { return objects{r} }
+
+type objects struct{ r *Repo }
+
+func (o objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	if m, ok := o.r.recent[h]; ok && (t == plumbing.AnyObject || m.Type() == t) {
+		return m, nil
+	}
+	obj, err := o.r.storage.EncodedObject(t, h)
+	if err == nil {
+		return obj, nil
+	}
+	o.r.refresh()
+	obj, err2 := o.r.storage.EncodedObject(t, h)
+	if err2 != nil {
+		if errors.Is(err2, plumbing.ErrObjectNotFound) {
+			return nil, err2
+		}
+		return nil, err
+	}
+	return obj, nil
+}
+
+func (o objects) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
+
+func (o objects) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
+	return o.r.storage.SetEncodedObject(obj)
+}
+
+func (o objects) IterEncodedObjects(t plumbing.ObjectType) (storer.EncodedObjectIter, error) {
+	return o.r.storage.IterEncodedObjects(t)
+}
+
+func (o objects) HasEncodedObject(h plumbing.Hash) error {
+	if _, ok := o.r.recent[h]; ok {
+		return nil
+	}
+	if err := o.r.storage.HasEncodedObject(h); err == nil {
+		return nil
+	}
+	o.r.refresh()
+	return o.r.storage.HasEncodedObject(h)
+}
+
+func (o objects) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	if m, ok := o.r.recent[h]; ok {
+		return m.Size(), nil
+	}
+	obj, err := o.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return 0, err
+	}
+	return obj.Size(), nil
+}
+
+func (o objects) AddAlternate(remote string) error { return o.r.storage.AddAlternate(remote) }

@@ -137,7 +137,6 @@ func (r *Repo) GitDir() string { return r.gitDir }
 // Root is the worktree root, or "" for a bare repository.
 func (r *Repo) Root() string { return r.root }
 
-
 // Branch returns the reference HEAD points to (refs/heads/main).
 func (r *Repo) Branch() (plumbing.ReferenceName, error) {
 	ref, err := r.storage.Reference(plumbing.HEAD)

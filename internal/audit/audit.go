@@ -90,7 +90,10 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	results := make([]commitResult, len(commits))
-	jobs := make(chan int, 256)
+	// Workers take contiguous runs of history, so the trees a commit shares
+	// with its parent are already decoded in the worker's cache.
+	const chunk = 64
+	jobs := make(chan int, len(commits)/chunk+1)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := 0; w < workers; w++ {
@@ -107,16 +110,18 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 				return
 			}
 			defer wr.Close()
-			c := &checker{r: wr, pol: snap.Policy, reg: snap.Registry}
-			for i := range jobs {
-				if ctx.Err() != nil {
-					continue
+			c := &checker{r: wr, pol: snap.Policy, reg: snap.Registry, trees: map[plumbing.Hash]map[string]object.TreeEntry{}}
+			for start := range jobs {
+				for i := start; i < min(start+chunk, len(commits)); i++ {
+					if ctx.Err() != nil {
+						break
+					}
+					results[i] = c.commit(commits[i])
 				}
-				results[i] = c.commit(commits[i])
 			}
 		}()
 	}
-	for i := range commits {
+	for i := 0; i < len(commits); i += chunk {
 		jobs <- i
 	}
 	close(jobs)
@@ -209,9 +214,10 @@ func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]*object.Commit, err
 }
 
 type checker struct {
-	r   *ledger.Repo
-	pol *policy.Set
-	reg *keys.Registry
+	r     *ledger.Repo
+	pol   *policy.Set
+	reg   *keys.Registry
+	trees map[plumbing.Hash]map[string]object.TreeEntry // decoded trees, bounded
 }
 
 func (c *checker) commit(cm *object.Commit) commitResult {
@@ -229,7 +235,7 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 		}
 		parentTree = p.TreeHash
 	}
-	changes, err := diffTrees(c.r, parentTree, cm.TreeHash, "")
+	changes, err := c.diffTrees(parentTree, cm.TreeHash, "")
 	if err != nil {
 		fail("", "history", "diff: %v", err)
 		return res

@@ -8,7 +8,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/signing"
 )
 
@@ -29,15 +28,15 @@ type change struct {
 // diffTrees lists file changes between two trees, descending only into
 // subtrees whose hashes differ, so the cost follows the change, not the
 // size of the tree.
-func diffTrees(r *ledger.Repo, from, to plumbing.Hash, prefix string) ([]change, error) {
+func (c *checker) diffTrees(from, to plumbing.Hash, prefix string) ([]change, error) {
 	if from == to {
 		return nil, nil
 	}
-	a, err := entries(r, from)
+	a, err := c.entries(from)
 	if err != nil {
 		return nil, err
 	}
-	b, err := entries(r, to)
+	b, err := c.entries(to)
 	if err != nil {
 		return nil, err
 	}
@@ -47,14 +46,14 @@ func diffTrees(r *ledger.Repo, from, to plumbing.Hash, prefix string) ([]change,
 		ea, ok := a[name]
 		switch {
 		case !ok:
-			sub, err := addAll(r, eb, p, added)
+			sub, err := c.addAll(eb, p, added)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, sub...)
 		case ea.Hash == eb.Hash && ea.Mode == eb.Mode:
 		case ea.Mode == filemode.Dir && eb.Mode == filemode.Dir:
-			sub, err := diffTrees(r, ea.Hash, eb.Hash, p+"/")
+			sub, err := c.diffTrees(ea.Hash, eb.Hash, p+"/")
 			if err != nil {
 				return nil, err
 			}
@@ -62,12 +61,12 @@ func diffTrees(r *ledger.Repo, from, to plumbing.Hash, prefix string) ([]change,
 		case ea.Mode != filemode.Dir && eb.Mode != filemode.Dir:
 			out = append(out, change{path: p, kind: modified, blob: eb.Hash})
 		default: // a file became a directory or the reverse
-			sub, err := addAll(r, ea, p, deleted)
+			sub, err := c.addAll(ea, p, deleted)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, sub...)
-			if sub, err = addAll(r, eb, p, added); err != nil {
+			if sub, err = c.addAll(eb, p, added); err != nil {
 				return nil, err
 			}
 			out = append(out, sub...)
@@ -75,7 +74,7 @@ func diffTrees(r *ledger.Repo, from, to plumbing.Hash, prefix string) ([]change,
 	}
 	for name, ea := range a {
 		if _, ok := b[name]; !ok {
-			sub, err := addAll(r, ea, prefix+name, deleted)
+			sub, err := c.addAll(ea, prefix+name, deleted)
 			if err != nil {
 				return nil, err
 			}
@@ -85,11 +84,14 @@ func diffTrees(r *ledger.Repo, from, to plumbing.Hash, prefix string) ([]change,
 	return out, nil
 }
 
-func entries(r *ledger.Repo, h plumbing.Hash) (map[string]object.TreeEntry, error) {
+func (c *checker) entries(h plumbing.Hash) (map[string]object.TreeEntry, error) {
 	if h.IsZero() {
 		return nil, nil
 	}
-	t, err := object.GetTree(r.Objects(), h)
+	if m, ok := c.trees[h]; ok {
+		return m, nil
+	}
+	t, err := object.GetTree(c.r.Objects(), h)
 	if err != nil {
 		return nil, err
 	}
@@ -97,24 +99,28 @@ func entries(r *ledger.Repo, h plumbing.Hash) (map[string]object.TreeEntry, erro
 	for _, e := range t.Entries {
 		m[e.Name] = e
 	}
+	if len(c.trees) > 4096 {
+		clear(c.trees)
+	}
+	c.trees[h] = m
 	return m, nil
 }
 
-func addAll(r *ledger.Repo, e object.TreeEntry, p string, kind changeKind) ([]change, error) {
+func (c *checker) addAll(e object.TreeEntry, p string, kind changeKind) ([]change, error) {
 	if e.Mode != filemode.Dir {
 		return []change{{path: p, kind: kind, blob: e.Hash}}, nil
 	}
-	sub, err := entries(r, e.Hash)
+	sub, err := c.entries(e.Hash)
 	if err != nil {
 		return nil, err
 	}
 	var out []change
 	for name, se := range sub {
-		c, err := addAll(r, se, p+"/"+name, kind)
+		ch, err := c.addAll(se, p+"/"+name, kind)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c...)
+		out = append(out, ch...)
 	}
 	return out, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
+	"github.com/vision-ios/vios/internal/state"
 )
 
 // Failure is one problem found, naming the commit and file.
@@ -265,6 +266,15 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 		}
 	}
 
+	// Only LARS lifts HALTED or PAUSED.
+	for _, ch := range gov {
+		if ch.path == layout.StateFile && ch.kind == modified && agent != "LARS" && err == nil {
+			if from, to := c.stateChange(parentTree, ch.blob); from != "" && from != state.Running && to == state.Running {
+				fail(ch.path, "resume", "production moved from %s to RUNNING in a commit signed by %s; only LARS may resume", from, agent)
+			}
+		}
+	}
+
 	// Append-only canonical evidence.
 	for _, ch := range gov {
 		if ch.kind == added || layout.Regenerated(ch.path) {
@@ -283,6 +293,24 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 		}
 	}
 	return res
+}
+
+// stateChange returns the operational state before and after a commit.
+func (c *checker) stateChange(parentTree, newBlob plumbing.Hash) (from, to string) {
+	old, err := c.r.ReadTreeFile(parentTree, layout.StateFile)
+	if err != nil {
+		return "", ""
+	}
+	cur, err := c.r.ReadBlob(newBlob)
+	if err != nil {
+		return "", ""
+	}
+	a, err1 := state.Parse(old)
+	b, err2 := state.Parse(cur)
+	if err1 != nil || err2 != nil {
+		return "", ""
+	}
+	return a.State, b.State
 }
 
 // commitSigner verifies the commit's SSH signature and returns the agent

@@ -133,6 +133,16 @@ func TestTamperingIsCaught(t *testing.T) {
 			t.Fatalf("failures %+v", rep.Failures)
 		}
 	})
+	t.Run("resume not signed by LARS", func(t *testing.T) {
+		f := newFixture(t, 1)
+		data, _ := f.r.HeadFile(layout.StateFile)
+		f.commit(t, "CODE", ledger.File{Path: layout.StateFile, Data: []byte(edit(t, data, `"state": "RUNNING"`, `"state": "HALTED"`))})
+		h := f.commit(t, "CODE", ledger.File{Path: layout.StateFile, Data: data})
+		rep := verify(t, f.r)
+		if rep.Passed || !hasFailure(rep, h, layout.StateFile, "resume") || len(rep.Failures) != 1 {
+			t.Fatalf("failures %+v", rep.Failures)
+		}
+	})
 	t.Run("broken lineage", func(t *testing.T) {
 		f := newFixture(t, 2)
 		slot := testutil.Epoch.Add(60 * time.Hour)

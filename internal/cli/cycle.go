@@ -17,7 +17,7 @@ func newCycleCmd(g *Globals) *cobra.Command {
 		Use:   "cycle",
 		Short: "Run production cycles",
 	}
-	var at, source, events, provider string
+	var at, source, events, provider, binanceURL string
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Run one signed production cycle and commit it",
@@ -57,7 +57,7 @@ Sources: --source builtin | csv:PATH | binance, --events builtin | file:PATH
 			defer r.Close()
 			c, err := cycle.RunAndCommit(cmd.Context(), r, cycle.Options{
 				Slot: slot, Clock: clk, KeysDir: g.Keys,
-				MarketSpec: source, EventsSpec: events, ProviderSpec: provider,
+				MarketSpec: source, EventsSpec: events, ProviderSpec: provider, BinanceURL: binanceURL,
 			})
 			if c == nil {
 				return err
@@ -73,6 +73,7 @@ Sources: --source builtin | csv:PATH | binance, --events builtin | file:PATH
 	f.StringVar(&source, "source", "", "market `SOURCE`: builtin, csv:PATH or binance")
 	f.StringVar(&events, "events", "", "news events `SOURCE`: builtin or file:PATH")
 	f.StringVar(&provider, "provider", "", "summary `PROVIDER`: builtin")
+	f.StringVar(&binanceURL, "binance-url", "", "Binance REST base `URL` for --source binance (default from policies/cycle.yaml)")
 	cmd.AddCommand(run)
 	return cmd
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
-	"github.com/vision-ios/vios/internal/signing"
 )
 
 type demoSummary struct {
@@ -101,7 +100,7 @@ DIR/keys holds the private keys, DIR/governance the repository.`,
 			for i := 0; i < n; i++ {
 				slot := first.Add(time.Duration(i) * time.Hour)
 				c, err := cycle.RunAndCommit(cmd.Context(), r, cycle.Options{
-					Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: pick(signers),
+					Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers,
 				})
 				if err != nil && c == nil {
 					return fmt.Errorf("demo cycle %d (%s): %w", i+1, slot.Format(time.RFC3339), err)
@@ -148,8 +147,6 @@ DIR/keys holds the private keys, DIR/governance the repository.`,
 	cmd.Flags().IntVar(&days, "days", 7, "simulated `DAYS` of hourly cycles")
 	return cmd
 }
-
-func pick(all map[string]*signing.Signer) map[string]*signing.Signer { return all }
 
 func printDemo(w io.Writer, s *demoSummary) {
 	fmt.Fprintf(w, `

@@ -32,6 +32,8 @@ type Options struct {
 	KeysDir string
 	// Source overrides; empty means the policy's choice.
 	MarketSpec, EventsSpec, ProviderSpec string
+	// BinanceURL overrides the policy's Binance base URL (a mirror or proxy).
+	BinanceURL string
 	// Market, News and Provider, when set, replace the named sources (tests).
 	Market   market.Source
 	News     news.Source
@@ -203,8 +205,12 @@ func buildEngine(snap *gov.Snapshot, signers map[string]*signing.Signer, clk clo
 		if retries == 0 {
 			retries = -1 // policy 0 means no retries; market's 0 means its default
 		}
+		base := p.Cycle.Market.BinanceBaseURL
+		if opt.BinanceURL != "" {
+			base = opt.BinanceURL
+		}
 		ms, err = market.NewSource(spec, market.Options{
-			BinanceBaseURL: p.Cycle.Market.BinanceBaseURL,
+			BinanceBaseURL: base,
 			Timeout:        p.Cycle.Market.Timeout.D(),
 			Retries:        retries,
 		})

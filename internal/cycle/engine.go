@@ -236,11 +236,6 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 	return "generated", nil
 }
 
-// errHalted stops the step sequence after a signature failure.
-type errHalted struct{}
-
-func (errHalted) Error() string { return "halted" }
-
 func (r *run) step(s policy.Step, in, out any) error {
 	return r.stepWithStatus(s, in, out, StatusCompleted, "")
 }

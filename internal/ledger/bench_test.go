@@ -90,8 +90,8 @@ func BenchmarkCommitFlatness(b *testing.B) {
 			parent = h
 		}
 		last = time.Since(start)
-		b.ReportMetric(float64(first.Microseconds())/1000, "first1k-ms/commit")
-		b.ReportMetric(float64(last.Microseconds())/1000, "last1k-ms/commit")
+		b.ReportMetric(float64(first.Microseconds())/1000/1000, "first1k-ms/commit")
+		b.ReportMetric(float64(last.Microseconds())/1000/1000, "last1k-ms/commit")
 		b.ReportMetric(float64(last)/float64(first), "last/first")
 	}
 }

@@ -243,7 +243,7 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 	}
 	var gov []change
 	for _, ch := range changes {
-		if strings.HasPrefix(ch.path, layout.Governance+"/") {
+		if layout.Kind(ch.path) != "" {
 			gov = append(gov, ch)
 		}
 	}
@@ -251,6 +251,7 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 		return res
 	}
 	res.governance = true
+	root := len(cm.ParentHashes) == 0
 
 	// The commit's signature and whether its signer may sign these artifacts.
 	agent, err := c.commitSigner(cm)
@@ -260,8 +261,11 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 		res.sigVerified = true
 		for _, ch := range gov {
 			kind := layout.Kind(ch.path)
+			if root {
+				kind = "bootstrap"
+			}
 			if !c.pol.MaySign(kind, agent) {
-				fail(ch.path, "commit-signer", "signed by %s, who may not sign %s artifacts (allowed: %s)", agent, kind, strings.Join(c.pol.Signatures.CommitSigners[kind], ", "))
+				fail(ch.path, "commit-signer", "signed by %s, who may not sign %s changes (allowed: %s)", agent, kind, strings.Join(c.pol.Signatures.CommitSigners[kind], ", "))
 			}
 		}
 	}
@@ -277,7 +281,7 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 
 	// Append-only canonical evidence.
 	for _, ch := range gov {
-		if ch.kind == added || layout.Regenerated(ch.path) {
+		if ch.kind == added || layout.Regenerated(ch.path) || !strings.HasPrefix(ch.path, layout.Governance+"/") {
 			continue
 		}
 		fail(ch.path, "append-only", "canonical evidence %s (only additions are allowed)", ch.kind)
@@ -285,7 +289,7 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 
 	// Cycle logs added in this commit.
 	for _, ch := range gov {
-		if ch.kind != added {
+		if ch.kind != added || root {
 			continue
 		}
 		if _, ok := layout.LogCycleID(ch.path); ok {

@@ -86,12 +86,16 @@ func (c *checker) verifyOperation(cycleID string, op cycle.OperationSignature) e
 	if err != nil {
 		return fmt.Errorf("operation_timestamp %q: %v", op.OperationTimestamp, err)
 	}
-	e, ok := c.reg.Current(op.Agent, ts)
-	if !ok {
-		return fmt.Errorf("no registry key for %s valid at %s", op.Agent, op.OperationTimestamp)
+	pub, err := signing.ParseKey(op.PublicKey)
+	if err != nil {
+		return err
 	}
-	if e.PublicKey != op.PublicKey {
-		return fmt.Errorf("log key differs from the registry key %s", e.KeyID)
+	e, ok := c.reg.KeyAt(op.Agent, pub, ts)
+	if !ok {
+		if cur, found := c.reg.Current(op.Agent, ts); found {
+			return fmt.Errorf("the log's key is not %s's registry key at %s (registry: %s)", op.Agent, op.OperationTimestamp, cur.KeyID)
+		}
+		return fmt.Errorf("no registry key for %s valid at %s", op.Agent, op.OperationTimestamp)
 	}
 	if owner, ok := c.pol.OwnerOf(op.Operation); !ok || owner != op.Agent {
 		return fmt.Errorf("%s does not own %s in its contract (ADR-001)", op.Agent, op.Operation)

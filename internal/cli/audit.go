@@ -15,6 +15,8 @@ func newAuditCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Verify the audit trail",
+		Args:  cobra.NoArgs,
+		RunE:  groupHelp,
 	}
 	var workers int
 	verify := &cobra.Command{

@@ -16,6 +16,8 @@ func newCycleCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cycle",
 		Short: "Run production cycles",
+		Args:  cobra.NoArgs,
+		RunE:  groupHelp,
 	}
 	var at, source, events, provider, binanceURL string
 	run := &cobra.Command{

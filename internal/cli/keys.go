@@ -16,6 +16,8 @@ func newKeysCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Manage the agents' Ed25519 private keys",
+		Args:  cobra.NoArgs,
+		RunE:  groupHelp,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "generate",

@@ -122,3 +122,7 @@ func isUsage(err error) bool {
 	}
 	return false
 }
+
+// groupHelp serves command groups: alone they print help; an unknown
+// subcommand is refused by cobra.NoArgs as a usage error (exit 2).
+func groupHelp(cmd *cobra.Command, args []string) error { return cmd.Help() }

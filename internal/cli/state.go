@@ -16,6 +16,8 @@ func newStateCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "state",
 		Short: "Show or change the operational state (RUNNING, HALTED, PAUSED)",
+		Args:  cobra.NoArgs,
+		RunE:  groupHelp,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "show",

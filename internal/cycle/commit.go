@@ -10,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vision-ios/vios/internal/clock"
+	"github.com/vision-ios/vios/internal/deviation"
+	"github.com/vision-ios/vios/internal/economics"
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/keys"
@@ -112,6 +114,19 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 	if err != nil {
 		return nil, err
 	}
+	day := economics.DayOf(slot)
+	switch st := snap.State; {
+	case st.EconomicsDay == day:
+		eng.Usage = &economics.Usage{Day: day, Summaries: st.SummariesToday, SpendUSD: st.SpendTodayUSD}
+	case st.EconomicsDay > day: // a late slot of an earlier day: count that day's evidence
+		u, err := DayUsage(r, snap.Commit, slot)
+		if err != nil {
+			return nil, err
+		}
+		eng.Usage = u
+	default:
+		eng.Usage = &economics.Usage{Day: day}
+	}
 	res, err := eng.Run(ctx, slot, snap.State.LastLineageHash)
 	if err != nil {
 		return nil, err
@@ -126,6 +141,16 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 	st.UpdatedAt, st.UpdatedBy = now.UTC().Format(time.RFC3339), "CODE"
 	if res.Halted {
 		st.Transition(state.Halted, res.HaltReason+" (cycle "+id+")", "CODE", now)
+	}
+	if u := eng.Usage; u != nil && u.Day >= st.EconomicsDay {
+		st.EconomicsDay, st.SummariesToday, st.SpendTodayUSD = u.Day, u.Summaries, u.SpendUSD
+	}
+	if g := res.Guard; g != nil {
+		if g.Allowed {
+			st.Summaries, st.SummariesWhy = state.SummariesAllowed, ""
+		} else {
+			st.Summaries, st.SummariesWhy = state.SummariesBlocked, "ADR-012 "+g.Rule+": "+g.Reason+" (cycle "+id+")"
+		}
 	}
 	ssh, err := code.SSH()
 	if err != nil {
@@ -159,6 +184,14 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 		When:   now,
 		Signer: ssh,
 		Parent: snap.Commit,
+	}
+	if res.Breach != "" {
+		dev, err := deviation.New(p, deviation.CostCeiling, id, id, res.Breach, now)
+		if err != nil {
+			return nil, err
+		}
+		change.Files = append(change.Files, ledger.File{Path: dev.Path(), Data: dev.Marshal()})
+		change.Body += "\nADR-012 breach: " + res.Breach + "; opened " + dev.ID + "."
 	}
 	h, err := r.Apply(ctx, change)
 	if err != nil {

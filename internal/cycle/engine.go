@@ -13,6 +13,7 @@ import (
 
 	"github.com/vision-ios/vios/internal/agents"
 	"github.com/vision-ios/vios/internal/clock"
+	"github.com/vision-ios/vios/internal/economics"
 	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/llm"
@@ -37,6 +38,9 @@ type Engine struct {
 	News     news.Source
 	Provider llm.Provider
 	Clock    clock.Clock
+	// Usage is the slot day's ADR-012 tally; the guard reads it and a
+	// generated summary is settled into it. Nil means a fresh day.
+	Usage *economics.Usage
 }
 
 // Result is a cycle's records before they are committed.
@@ -49,6 +53,10 @@ type Result struct {
 	Halted      bool
 	HaltReason  string
 	LastLineage *string
+	// Guard is the ADR-012 decision when a summary was due; Breach names a
+	// cost-ceiling deviation (a blocked summary or a cost over the ceiling).
+	Guard  *economics.Decision
+	Breach string
 }
 
 // run carries one cycle's working data.
@@ -65,6 +73,8 @@ type run struct {
 	outputs  map[int]any // decoded outputs by step, for later steps
 	hashes   map[int]string
 	inHashes map[int]string
+	guard    *economics.Decision
+	breach   string
 }
 
 // Run executes one cycle for slot, linking its first operation to parent
@@ -196,6 +206,24 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 		keywords = append(keywords, t.Keyword)
 	}
 	in := SummaryInput{Provider: r.e.Provider.Name(), Model: r.e.Provider.Model(), Request: req, TopEvents: top}
+	usage := r.e.Usage
+	if usage == nil || usage.Day != economics.DayOf(r.slot) {
+		usage = &economics.Usage{Day: economics.DayOf(r.slot)}
+		r.e.Usage = usage
+	}
+	dec, err := economics.Check(p.Economics, r.e.Provider.Model(), llm.CountTokens(llm.Prompt(req)), *usage)
+	if err != nil {
+		return "", err
+	}
+	r.guard = &dec
+	if !dec.Allowed {
+		// ADR-012: no provider call, no money spent.
+		r.skip(s5, StatusBlocked, "ADR-012 "+dec.Rule+": "+dec.Reason)
+		r.skip(s6, StatusSkipped, "summary blocked by the ADR-012 guard")
+		r.log.Alerts = append(r.log.Alerts, Alert{Type: "summary_blocked_" + dec.Rule, Severity: "critical", Step: s5.Step, Message: "summary blocked: " + dec.Reason})
+		r.breach = dec.Reason
+		return StatusBlocked, nil
+	}
 	resp, err := r.e.Provider.Summarize(r.ctx, req)
 	if err != nil {
 		out := SummaryOutput{Error: err.Error(), Model: r.e.Provider.Model()}
@@ -219,6 +247,7 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 	}
 	out := SummaryOutput{Summary: resp.Text, Model: resp.Model, InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens, CostUSD: cost}
 	r.ev.Outcome.CostUSD = cost
+	usage.Settle(cost)
 	if err := r.step(s5, in, out); err != nil {
 		return "", err
 	}
@@ -227,7 +256,10 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 		return "generated", nil
 	}
 	if cost > p.Economics.PerSummaryCeilingUSD {
-		r.log.Alerts = append(r.log.Alerts, Alert{Type: "cost_ceiling_breach", Severity: "critical", Step: s5.Step, Message: fmt.Sprintf("summary cost $%.4f exceeds the ADR-012 ceiling $%.3f", cost, p.Economics.PerSummaryCeilingUSD)})
+		r.breach = fmt.Sprintf("summary cost $%.6f exceeds the ADR-012 ceiling $%.3f", cost, p.Economics.PerSummaryCeilingUSD)
+		r.log.Alerts = append(r.log.Alerts, Alert{Type: "cost_ceiling_breach", Severity: "critical", Step: s5.Step, Message: r.breach})
+	} else if economics.AtLeast(cost, p.Economics.Alerts.CeilingApproachPct, p.Economics.PerSummaryCeilingUSD) {
+		r.log.Alerts = append(r.log.Alerts, Alert{Type: "cost_ceiling_approach", Severity: "high", Step: s5.Step, Message: fmt.Sprintf("summary cost $%.6f is at or above %.0f%% of the ceiling $%.3f", cost, p.Economics.Alerts.CeilingApproachPct, p.Economics.PerSummaryCeilingUSD)})
 	}
 	v := agents.ValidateSummary(resp.Text, keywords, p.Cycle.Summary.Sentences, p.Cycle.Summary.KeywordsRequired, p.Determinism.ADR010)
 	if err := r.step(s6, ValidateSummaryInput{SummaryOutputHash: r.hashes[s5.Step], Keywords: keywords, RequiredSentences: p.Cycle.Summary.Sentences, RequiredKeywords: p.Cycle.Summary.KeywordsRequired}, v); err != nil {
@@ -284,20 +316,19 @@ func (r *run) stepWithStatus(s policy.Step, in, out any, status, reason string) 
 	// Verify against the registry, never against the signer's own key.
 	vt := r.e.Clock.Now().UTC().Truncate(time.Second)
 	op.VerificationTimestamp = vt.Format(time.RFC3339)
-	entry, found := r.e.Registry.Current(s.Agent, ts)
 	var verr error
-	switch {
-	case !found:
-		verr = fmt.Errorf("no ACTIVE %s key in the registry at %s", s.Agent, st.OperationTimestamp)
-	default:
+	if entry, found := r.e.Registry.KeyAt(s.Agent, signer.Public(), ts); found {
 		op.KeyID = entry.KeyID
-		if op.PublicKey != entry.PublicKey {
-			verr = fmt.Errorf("%s signed with a key that is not its registry key %s", s.Agent, entry.KeyID)
-		} else if v, err := signing.NewVerifier(entry.Public()); err != nil {
+		if v, err := signing.NewVerifier(entry.Public()); err != nil {
 			verr = err
 		} else {
 			verr = v.VerifyStatement(st, sig)
 		}
+	} else if cur, ok := r.e.Registry.Current(s.Agent, ts); ok {
+		op.KeyID = cur.KeyID
+		verr = fmt.Errorf("%s signed with a key that is not its registry key %s", s.Agent, cur.KeyID)
+	} else {
+		verr = fmt.Errorf("no ACTIVE %s key in the registry at %s", s.Agent, st.OperationTimestamp)
 	}
 	op.Verified = verr == nil
 	op.LineageHash = signing.Lineage(r.parent, outHash, sig)
@@ -370,5 +401,5 @@ func (r *run) finish(att AttestationOutput) *Result {
 	if l.FinalVerdict == "" {
 		l.FinalVerdict = "NONE"
 	}
-	return &Result{CycleID: r.id, Slot: r.slot, Log: l, Evidence: r.ev, Halted: r.halted, HaltReason: r.haltWhy, LastLineage: r.parent}
+	return &Result{CycleID: r.id, Slot: r.slot, Log: l, Evidence: r.ev, Halted: r.halted, HaltReason: r.haltWhy, LastLineage: r.parent, Guard: r.guard, Breach: r.breach}
 }

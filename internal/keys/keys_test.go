@@ -139,7 +139,7 @@ func TestRegistry(t *testing.T) {
 		{"bad status", strings.Replace(good, `"status": "ACTIVE"`, `"status": "MAYBE"`, 1), "status"},
 		{"bad time", strings.Replace(good, `"valid_from": "2026`, `"valid_from": "yesterday`, 1), "valid_from"},
 		{"trailing", good + "{}", "trailing"},
-		{"not json", "{", "registry"},
+		{"not json", "{", "agents.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRegistry([]byte(tc.doc))

@@ -87,13 +87,13 @@ func ParseRegistry(data []byte) (*Registry, error) {
 	dec.DisallowUnknownFields()
 	var r Registry
 	if err := dec.Decode(&r); err != nil {
-		return nil, fault.Inputf("registry: %v", err)
+		return nil, fault.Inputf("policies/keys/agents.json: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fault.Inputf("registry: trailing data after the JSON object")
+		return nil, fault.Inputf("policies/keys/agents.json: trailing data after the JSON object")
 	}
 	if err := r.index(); err != nil {
-		return nil, fault.Inputf("registry: %v", err)
+		return nil, fault.Inputf("policies/keys/agents.json: %v", err)
 	}
 	return &r, nil
 }
@@ -166,6 +166,16 @@ func (r *Registry) ByKey(pub ed25519.PublicKey) (*Entry, bool) {
 		return nil, false
 	}
 	return &r.Agents[i], true
+}
+
+// KeyAt returns the registry entry of agent holding pub if that key was
+// valid at t (so both keys verify during a rotation overlap).
+func (r *Registry) KeyAt(agent string, pub ed25519.PublicKey, t time.Time) (*Entry, bool) {
+	e, ok := r.Lookup(agent, pub)
+	if !ok || !e.ValidAt(t) {
+		return nil, false
+	}
+	return e, true
 }
 
 // Current returns agent's key valid at t (the newest when windows overlap).

@@ -101,7 +101,7 @@ func ShardDate(t time.Time) string { return shard(t) }
 
 // Kind returns the artifact kind of a path in a governance repository, as
 // named in policies/signatures.yaml commit_signers, or "" for a path that is
-// not a governance artifact.
+// not governed (the repository's own README, say).
 func Kind(p string) string {
 	switch {
 	case strings.HasPrefix(p, Governance+"/") && path.Base(p) == "README.md":
@@ -126,6 +126,10 @@ func Kind(p string) string {
 		return "change_request"
 	case strings.HasPrefix(p, Governance+"/"):
 		return "governance_readme"
+	case strings.HasPrefix(p, Policies+"/"):
+		return "policy"
+	case strings.HasPrefix(p, Baseline+"/"):
+		return "baseline"
 	}
 	return ""
 }

@@ -21,7 +21,7 @@ func TestCycleIDAndPaths(t *testing.T) {
 	if ev, ok := EvidenceForLog(lp); !ok || ev != Evidence("a77b190c8deb3f53", slot) {
 		t.Fatalf("evidence for log: %s", ev)
 	}
-	if Kind(lp) != "signature_log" || Kind(StateFile) != "operational_state" || Kind(CostReports+"/README.md") != "governance_readme" || Kind("policies/cycle.yaml") != "" {
+	if Kind(lp) != "signature_log" || Kind(StateFile) != "operational_state" || Kind(CostReports+"/README.md") != "governance_readme" || Kind("policies/cycle.yaml") != "policy" || Kind("README.md") != "" {
 		t.Fatal("kinds")
 	}
 }

@@ -261,7 +261,7 @@ func Load(fsys fs.FS) (*Set, error) {
 			return nil, err
 		}
 		if c.Agent != a {
-			return nil, fault.Inputf("policy %s: agent is %q, want %q", name, c.Agent, a)
+			return nil, fault.Inputf("policies/%s: agent is %q, want %q", name, c.Agent, a)
 		}
 		s.Agents[a] = c
 	}
@@ -276,12 +276,12 @@ func decodeFile(fsys fs.FS, name string, v any) error {
 	data, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fault.Inputf("policy %s: missing", name)
+			return fault.Inputf("policies/%s: missing", name)
 		}
-		return fmt.Errorf("policy %s: %w", name, err)
+		return fmt.Errorf("policies/%s: %w", name, err)
 	}
 	if err := Decode(data, v); err != nil {
-		return fault.Inputf("policy %s: %v", name, err)
+		return fault.Inputf("policies/%s: %v", name, err)
 	}
 	return nil
 }
@@ -315,7 +315,7 @@ func cleanYAMLError(err error) error {
 func (s *Set) Validate() error {
 	var errs []string
 	bad := func(file, format string, args ...any) {
-		errs = append(errs, fmt.Sprintf("policy %s: %s", file, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Sprintf("policies/%s: %s", file, fmt.Sprintf(format, args...)))
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
@@ -563,7 +563,7 @@ var FrozenCategories = []string{
 
 // ArtifactKinds are the kinds of governance commit, each with its allowed signers.
 var ArtifactKinds = []string{
-	"bootstrap", "signature_log", "cycle_evidence", "operational_state", "operational_status",
+	"bootstrap", "policy", "baseline", "signature_log", "cycle_evidence", "operational_state", "operational_status",
 	"cost_report", "vega_attestation", "phase3_brief", "deviation", "change_request", "governance_readme",
 }
 

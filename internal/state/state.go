@@ -46,6 +46,12 @@ type State struct {
 	LastCycleSlot   string  `json:"last_cycle_slot"`
 	LastLineageHash *string `json:"last_lineage_hash"`
 	CyclesRecorded  int     `json:"cycles_recorded"`
+	// The ADR-012 tally of the UTC day of the latest cycle: the guard's
+	// reservations are settled here in the same commit as the cycle.
+	EconomicsDay   string  `json:"economics_day,omitempty"`
+	SummariesToday int     `json:"summaries_today"`
+	SpendTodayUSD  float64 `json:"spend_today_usd"`
+	SummariesWhy   string  `json:"summaries_reason,omitempty"`
 }
 
 // Initial is the state a new governance repository starts in.

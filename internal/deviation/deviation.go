@@ -1,0 +1,70 @@
+// Package deviation owns deviation records: the four deviation types of the
+// operations document with their SLA, action, recipients and severity from
+// policies/governance.yaml, and the append-only event history of each.
+package deviation
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/policy"
+)
+
+// Deviation types.
+const (
+	SignatureFailure = "signature_verification_failure"
+	CostCeiling      = "cost_ceiling_breach"
+	ADRCompliance    = "adr_compliance_failure"
+	Determinism      = "determinism_below_threshold"
+)
+
+// Event is one entry of a deviation's history.
+type Event struct {
+	At     string `json:"at"`
+	Type   string `json:"type"`
+	By     string `json:"by"`
+	Detail string `json:"detail"`
+}
+
+// Record is DEV-<type>-<id>.json.
+type Record struct {
+	ID         string   `json:"id"`
+	Type       string   `json:"type"`
+	Severity   string   `json:"severity"`
+	Action     string   `json:"action"`
+	Recipients []string `json:"recipients"`
+	SLA        string   `json:"sla"`
+	DetectedAt string   `json:"detected_at"`
+	DueAt      string   `json:"due_at"`
+	CycleID    string   `json:"cycle_id,omitempty"`
+	Reason     string   `json:"reason"`
+	Status     string   `json:"status"`
+	Events     []Event  `json:"events"`
+}
+
+// New opens a deviation of type typ detected at t, with its SLA clock
+// starting at detection. id must be a cycle id or another safe token.
+func New(p *policy.Set, typ, id, cycleID, reason string, t time.Time) (*Record, error) {
+	d, ok := p.Governance.Deviations[typ]
+	if !ok {
+		return nil, fmt.Errorf("deviation type %q is not in governance.yaml", typ)
+	}
+	at := t.UTC().Format(time.RFC3339)
+	return &Record{
+		ID: "DEV-" + typ + "-" + id, Type: typ, Severity: d.Severity, Action: d.Action,
+		Recipients: d.Recipients, SLA: d.SLA.D().String(), DetectedAt: at,
+		DueAt: t.UTC().Add(d.SLA.D()).Format(time.RFC3339), CycleID: cycleID, Reason: reason, Status: "open",
+		Events: []Event{{At: at, Type: "detected", By: "CODE", Detail: reason}},
+	}, nil
+}
+
+// Path is where the record lives in the repository.
+func (r *Record) Path() string { return layout.Deviations + "/" + r.ID + ".json" }
+
+// Marshal writes the record as indented JSON.
+func (r *Record) Marshal() []byte {
+	b, _ := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n')
+}

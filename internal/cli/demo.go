@@ -11,6 +11,7 @@ import (
 
 	"github.com/vision-ios/vios/internal/audit"
 	"github.com/vision-ios/vios/internal/clock"
+	"github.com/vision-ios/vios/internal/costreport"
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/gov"
@@ -20,22 +21,24 @@ import (
 )
 
 type demoSummary struct {
-	Dir            string        `json:"dir"`
-	Repo           string        `json:"repo"`
-	KeysDir        string        `json:"keys"`
-	Cycles         int           `json:"cycles"`
-	Summaries      int           `json:"summaries_generated"`
-	CostUSD        float64       `json:"summary_cost_usd"`
-	Granted        int           `json:"verdicts_granted"`
-	Denied         int           `json:"verdicts_denied"`
-	Halted         int           `json:"halted"`
-	CyclesPerSec   float64       `json:"cycles_per_second"`
-	Audit          *audit.Report `json:"audit"`
-	VerifyCommand  string        `json:"verify_command"`
-	FirstSlot      string        `json:"first_slot"`
-	LastSlot       string        `json:"last_slot"`
-	HeadCommit     string        `json:"head"`
-	ElapsedSeconds float64       `json:"elapsed_seconds"`
+	Dir                string        `json:"dir"`
+	Repo               string        `json:"repo"`
+	KeysDir            string        `json:"keys"`
+	Cycles             int           `json:"cycles"`
+	Summaries          int           `json:"summaries_generated"`
+	CostUSD            float64       `json:"summary_cost_usd"`
+	Granted            int           `json:"verdicts_granted"`
+	Denied             int           `json:"verdicts_denied"`
+	Halted             int           `json:"halted"`
+	CyclesPerSec       float64       `json:"cycles_per_second"`
+	CostReports        []string      `json:"cost_reports"`
+	CostReportsFailing int           `json:"cost_reports_failing"`
+	Audit              *audit.Report `json:"audit"`
+	VerifyCommand      string        `json:"verify_command"`
+	FirstSlot          string        `json:"first_slot"`
+	LastSlot           string        `json:"last_slot"`
+	HeadCommit         string        `json:"head"`
+	ElapsedSeconds     float64       `json:"elapsed_seconds"`
 }
 
 func newDemoCmd(g *Globals) *cobra.Command {
@@ -127,6 +130,17 @@ DIR/keys holds the private keys, DIR/governance the repository.`,
 				}
 			}
 			sum.CyclesPerSec = float64(n) / time.Since(cycStart).Seconds()
+			for d := 0; d < days; d++ {
+				day := first.AddDate(0, 0, d)
+				c, err := costreport.Commit(cmd.Context(), r, signers["CODE"], day, day.AddDate(0, 0, 1))
+				if err != nil {
+					return fmt.Errorf("demo cost report %s: %w", day.Format("2006-01-02"), err)
+				}
+				sum.CostReports = append(sum.CostReports, c.Path)
+				if c.Report.ADR012.Status != "PASS" {
+					sum.CostReportsFailing++
+				}
+			}
 			rep, err := audit.Verify(cmd.Context(), r, audit.Options{})
 			if err != nil {
 				return err
@@ -156,9 +170,10 @@ vios demo complete in %.1fs
   cycles       %d hourly slots, %s .. %s (%.0f cycles/s signed and committed)
   verdicts     %d GRANTED, %d DENIED, %d halted
   summaries    %d generated, $%.4f total
+  cost reports %d daily ADR-012 reports, %d failing
   audit        %s
 `, s.ElapsedSeconds, s.Repo, s.KeysDir, s.Cycles, s.FirstSlot, s.LastSlot, s.CyclesPerSec,
-		s.Granted, s.Denied, s.Halted, s.Summaries, s.CostUSD, passFail(s.Audit.Passed))
+		s.Granted, s.Denied, s.Halted, s.Summaries, s.CostUSD, len(s.CostReports), s.CostReportsFailing, passFail(s.Audit.Passed))
 	printAudit(w, s.Audit)
 	fmt.Fprintf(w, "\nVerify every commit signature with stock git (expect only G):\n  %s\n", s.VerifyCommand)
 	fmt.Fprintf(w, "and the whole audit trail again with:\n  vios audit verify --repo %s\n", s.Repo)

@@ -91,6 +91,7 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
 		newCycleCmd(g),
 		newStateCmd(g),
 		newAuditCmd(g),
+		newReportCmd(g),
 		newDemoCmd(g),
 	)
 	return root

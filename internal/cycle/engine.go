@@ -219,6 +219,7 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 	if !dec.Allowed {
 		// ADR-012: no provider call, no money spent.
 		r.skip(s5, StatusBlocked, "ADR-012 "+dec.Rule+": "+dec.Reason)
+		r.ev.Steps[len(r.ev.Steps)-1].Output, _ = json.Marshal(dec) // the guard's decision, unsigned: no operation ran
 		r.skip(s6, StatusSkipped, "summary blocked by the ADR-012 guard")
 		r.log.Alerts = append(r.log.Alerts, Alert{Type: "summary_blocked_" + dec.Rule, Severity: "critical", Step: s5.Step, Message: "summary blocked: " + dec.Reason})
 		r.breach = dec.Reason

@@ -6,8 +6,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"math"
 	"testing"
 	"time"
+
+	"github.com/vision-ios/vios/internal/market"
+	"github.com/vision-ios/vios/internal/news"
 
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/policy"
@@ -40,4 +44,40 @@ func InitRepo(tb testing.TB, signers map[string]*signing.Signer) string {
 		tb.Fatal(err)
 	}
 	return dir
+}
+
+// Rally is a market source of a steady rally: its price signal is strongly
+// positive, so with Bearish news every cycle's CDS is near 1.
+type Rally struct{}
+
+// Name implements market.Source.
+func (Rally) Name() string { return "test:rally" }
+
+// Fetch implements market.Source.
+func (Rally) Fetch(_ context.Context, req market.Request) ([]market.Candle, error) {
+	last := req.Slot.UTC().Truncate(24 * time.Hour)
+	out := make([]market.Candle, req.Limit)
+	for i := range out {
+		t := last.AddDate(0, 0, i-req.Limit)
+		c := math.Round(50000*math.Pow(1.01, float64(i))*(1+0.004*math.Sin(float64(i)))*100) / 100
+		out[i] = market.Candle{OpenTime: t, Open: c, High: c * 1.01, Low: c * 0.99, Close: c, Volume: 1000, CloseTime: t.Add(24*time.Hour - time.Millisecond)}
+	}
+	return out, nil
+}
+
+// Bearish is a news source of strongly bearish events just before the slot.
+type Bearish struct{}
+
+// Name implements news.Source.
+func (Bearish) Name() string { return "test:bearish" }
+
+// Fetch implements news.Source.
+func (Bearish) Fetch(_ context.Context, req news.Request) ([]news.Event, error) {
+	kw := []string{"hack", "regulation", "liquidation"}
+	var out []news.Event
+	for i, k := range kw {
+		out = append(out, news.Event{ID: "bear-" + k, PublishedAt: req.Slot.Add(-time.Duration(i+1) * time.Hour), Source: "test",
+			Headline: "Bearish " + k + " news", Keywords: []string{k}, Sentiment: -0.9, Relevance: 1})
+	}
+	return out, nil
 }

@@ -19,7 +19,7 @@ func newCycleCmd(g *Globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  groupHelp,
 	}
-	var at, source, events, provider, binanceURL string
+	var at, source, events, provider, binanceURL, llmURL string
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Run one signed production cycle and commit it",
@@ -34,7 +34,10 @@ The signature log, evidence bundle and operational state land in one commit
 signed by CODE. Running a slot that is already recorded does nothing.
 
 Sources: --source builtin | csv:PATH | binance, --events builtin | file:PATH
-(JSON lines), --provider builtin. Defaults come from policies/cycle.yaml.`,
+(JSON lines), --provider builtin | openai. Defaults come from policies/cycle.yaml.
+Before any summary the ADR-012 guard prices the worst case (the prompt plus
+max_tokens); a summary that could break the per-summary ceiling, the daily
+budget or the daily rate limit is blocked without calling the provider.`,
 		Example: `  vios cycle run --repo ./governance --keys ~/.vios/keys
   vios cycle run --at 2026-11-24T13:00:00Z --source csv:btc.csv --events file:news.jsonl`,
 		Args: cobra.NoArgs,
@@ -59,7 +62,7 @@ Sources: --source builtin | csv:PATH | binance, --events builtin | file:PATH
 			defer r.Close()
 			c, err := cycle.RunAndCommit(cmd.Context(), r, cycle.Options{
 				Slot: slot, Clock: clk, KeysDir: g.Keys,
-				MarketSpec: source, EventsSpec: events, ProviderSpec: provider, BinanceURL: binanceURL,
+				MarketSpec: source, EventsSpec: events, ProviderSpec: provider, BinanceURL: binanceURL, LLMURL: llmURL,
 			})
 			if c == nil {
 				return err
@@ -74,7 +77,8 @@ Sources: --source builtin | csv:PATH | binance, --events builtin | file:PATH
 	f.StringVar(&at, "at", "", "run the slot at this RFC 3339 `TIME` (time travel; default: now truncated to the schedule)")
 	f.StringVar(&source, "source", "", "market `SOURCE`: builtin, csv:PATH or binance")
 	f.StringVar(&events, "events", "", "news events `SOURCE`: builtin or file:PATH")
-	f.StringVar(&provider, "provider", "", "summary `PROVIDER`: builtin")
+	f.StringVar(&provider, "provider", "", "summary `PROVIDER`: builtin or openai (API key from the env var policies/cycle.yaml names)")
+	f.StringVar(&llmURL, "llm-url", "", "OpenAI-compatible base `URL` for --provider openai (vLLM, Ollama, LiteLLM; default from policies/cycle.yaml)")
 	f.StringVar(&binanceURL, "binance-url", "", "Binance REST base `URL` for --source binance (default from policies/cycle.yaml)")
 	cmd.AddCommand(run)
 	return cmd

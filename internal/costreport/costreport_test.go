@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"sort"
 	"strings"
@@ -367,4 +371,54 @@ func sortedWith(s string) []string {
 		}
 	}
 	return nil
+}
+
+type failing struct{}
+
+func (failing) Name() string  { return "failing" }
+func (failing) Model() string { return "builtin-summarizer-v1" }
+func (failing) Summarize(context.Context, llm.Request) (llm.Response, error) {
+	return llm.Response{}, fmt.Errorf("openai provider: %w", llm.ErrNoUsage)
+}
+
+func TestProviderFailureIsARecordedStepAndCostsNothing(t *testing.T) {
+	e := setup(t)
+	c := e.cycle(t, day.Add(time.Hour), failing{})
+	res := c.Result
+	if res.Evidence.Outcome.SummaryStatus != cycle.StatusFailed || res.Evidence.Outcome.CostUSD != 0 {
+		t.Fatalf("outcome %+v", res.Evidence.Outcome)
+	}
+	if s := res.Evidence.Steps[4]; s.Status != cycle.StatusFailed || !strings.Contains(s.Reason, "no token usage") {
+		t.Fatalf("step 5 %+v", s)
+	}
+	snap, _ := gov.Load(e.r)
+	if snap.State.SummariesToday != 0 || snap.State.SpendTodayUSD != 0 {
+		t.Fatalf("money counted for a failed summary: %+v", snap.State)
+	}
+	rep := e.report(t, day).Report
+	if rep.FailedSummaries != 1 || rep.DailySummary.TotalSummaries != 0 || rep.DailySummary.TotalCostUSD != 0 {
+		t.Fatalf("report %+v", rep.DailySummary)
+	}
+}
+
+func TestOpenAIProviderCostFromReportedUsage(t *testing.T) {
+	e := setup(t)
+	e.policy(t, "economics.yaml", "model: builtin-summarizer-v1", "model: gpt-4o-mini")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"id":"c","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Price rose on hack fears. Regulation news weighs. Liquidation risk grows."},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":2000,"total_tokens":3000}}`)
+	}))
+	defer srv.Close()
+	slot := day.Add(time.Hour)
+	c, err := cycle.RunAndCommit(context.Background(), e.r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: e.signers,
+		Market: testutil.Rally{}, News: testutil.Bearish{}, ProviderSpec: "openai", LLMURL: srv.URL + "/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gpt-4o-mini: $0.00015 per 1k input, $0.0006 per 1k output.
+	if got, want := c.Result.Evidence.Outcome.CostUSD, 0.00135; math.Abs(got-want) > 1e-15 {
+		t.Fatalf("cost %v, want %v", got, want)
+	}
+	if c.Result.Log.FinalVerdict != cycle.Granted {
+		t.Fatalf("verdict %s", c.Result.Log.FinalVerdict)
+	}
 }

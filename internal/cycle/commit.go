@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type Options struct {
 	MarketSpec, EventsSpec, ProviderSpec string
 	// BinanceURL overrides the policy's Binance base URL (a mirror or proxy).
 	BinanceURL string
+	// LLMURL overrides the policy's OpenAI-compatible base URL.
+	LLMURL string
 	// Market, News and Provider, when set, replace the named sources (tests).
 	Market   market.Source
 	News     news.Source
@@ -267,7 +270,15 @@ func buildEngine(snap *gov.Snapshot, signers map[string]*signing.Signer, clk clo
 		if opt.ProviderSpec != "" {
 			spec = opt.ProviderSpec
 		}
-		if prov, err = llm.New(spec, p.Economics.Summary.Model); err != nil {
+		o := p.Cycle.Summary.OpenAI
+		cfg := llm.OpenAIConfig{BaseURL: o.BaseURL, Timeout: o.Timeout.D(), Retries: o.Retries, Seed: o.Seed, Temperature: o.Temperature}
+		if opt.LLMURL != "" {
+			cfg.BaseURL = opt.LLMURL
+		}
+		if o.APIKeyEnv != "" {
+			cfg.APIKey = os.Getenv(o.APIKeyEnv)
+		}
+		if prov, err = llm.New(spec, p.Economics.Summary.Model, cfg); err != nil {
 			return nil, err
 		}
 	}

@@ -48,13 +48,16 @@ type Provider interface {
 	Summarize(ctx context.Context, req Request) (Response, error)
 }
 
-// New returns the provider a policy or flag names.
-func New(name, model string) (Provider, error) {
+// New returns the provider a policy or flag names; openai uses cfg.
+func New(name, model string, cfg OpenAIConfig) (Provider, error) {
 	switch name {
 	case "builtin", "":
 		return Builtin{ModelName: model}, nil
+	case "openai":
+		cfg.Model = model
+		return NewOpenAI(cfg)
 	}
-	return nil, fault.Inputf("summary provider %q: unknown (available: builtin)", name)
+	return nil, fault.Inputf("summary provider %q: unknown (available: builtin, openai)", name)
 }
 
 // Prompt renders the instruction every provider receives, so input token

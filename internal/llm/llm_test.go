@@ -32,7 +32,7 @@ func TestBuiltinSummaryPassesSTIG(t *testing.T) {
 	if _, err := (Builtin{}).Summarize(context.Background(), req); err == nil || !strings.Contains(err.Error(), "max_tokens") {
 		t.Fatalf("max_tokens not enforced: %v", err)
 	}
-	if _, err := New("gpt-anything", ""); err == nil {
+	if _, err := New("gpt-anything", "", OpenAIConfig{}); err == nil {
 		t.Fatal("unknown provider accepted")
 	}
 }

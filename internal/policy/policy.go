@@ -72,6 +72,7 @@ type Cycle struct {
 	} `yaml:"events"`
 	Summary struct {
 		Provider         string  `yaml:"provider"`
+		OpenAI           OpenAI  `yaml:"openai"`
 		CDSTrigger       float64 `yaml:"cds_trigger"`
 		Sentences        int     `yaml:"sentences"`
 		KeywordsRequired int     `yaml:"keywords_required"`
@@ -88,6 +89,16 @@ type Cycle struct {
 	} `yaml:"cds"`
 	Regime Regime `yaml:"regime"`
 	Steps  []Step `yaml:"steps"`
+}
+
+// OpenAI configures the OpenAI-compatible chat-completions provider.
+type OpenAI struct {
+	BaseURL     string   `yaml:"base_url"`
+	APIKeyEnv   string   `yaml:"api_key_env"`
+	Timeout     Duration `yaml:"timeout"`
+	Retries     int      `yaml:"retries"`
+	Seed        int      `yaml:"seed"`
+	Temperature float64  `yaml:"temperature"`
 }
 
 // Regime holds the deterministic regime rule and the relevance weights.
@@ -350,6 +361,18 @@ func (s *Set) Validate() error {
 	}
 	if c.Summary.Sentences < 1 || c.Summary.TopEvents < 1 || c.Summary.KeywordsRequired < 1 || c.Summary.KeywordsRequired > c.Summary.TopEvents {
 		bad("cycle.yaml", "summary: sentences, top_events >= 1 and 1 <= keywords_required <= top_events")
+	}
+	switch c.Summary.Provider {
+	case "builtin":
+	case "openai":
+		if c.Summary.OpenAI.BaseURL == "" {
+			bad("cycle.yaml", "summary.openai.base_url is required for the openai provider")
+		}
+	default:
+		bad("cycle.yaml", "summary.provider %q: builtin or openai", c.Summary.Provider)
+	}
+	if o := c.Summary.OpenAI; o.Retries < 0 || o.Retries > 10 || o.Timeout.D() < 0 || o.Temperature < 0 || o.Temperature > 2 {
+		bad("cycle.yaml", "summary.openai: retries 0..10, timeout >= 0, temperature 0..2")
 	}
 	if c.CDS.MomentumDays < 1 || c.CDS.MomentumDays >= c.Market.Lookback {
 		bad("cycle.yaml", "cds.momentum_days %d: must be 1..lookback-1", c.CDS.MomentumDays)

@@ -87,7 +87,9 @@ func TestOpenAIErrors(t *testing.T) {
 		{"500 forever is bounded", func(_ int64, w http.ResponseWriter) { http.Error(w, "upstream down", http.StatusBadGateway) }, 2, "giving up after 3 attempts", 3, false},
 		{"missing usage", func(_ int64, w http.ResponseWriter) { io.WriteString(w, completion("a. b. c.", false)) }, 2, "no token usage", 1, false},
 		{"malformed json", func(_ int64, w http.ResponseWriter) { io.WriteString(w, `{"choices":[`) }, 2, "malformed chat completion", 1, false},
-		{"no choices", func(_ int64, w http.ResponseWriter) { io.WriteString(w, `{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}`) }, 0, "no message content", 1, false},
+		{"no choices", func(_ int64, w http.ResponseWriter) {
+			io.WriteString(w, `{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}`)
+		}, 0, "no message content", 1, false},
 		{"timeout", func(_ int64, w http.ResponseWriter) { time.Sleep(time.Second) }, 1, "giving up", 2, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,6 +92,7 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
 		newStateCmd(g),
 		newAuditCmd(g),
 		newReportCmd(g),
+		newReplayCmd(g),
 		newDemoCmd(g),
 	)
 	return root

@@ -7,14 +7,21 @@ import (
 
 	"github.com/vision-ios/vios/internal/agents"
 	"github.com/vision-ios/vios/internal/keys"
+	"github.com/vision-ios/vios/internal/policy"
 	"github.com/vision-ios/vios/internal/signing"
 )
 
-// attest is VEGA's final_attestation: it re-verifies every prior signature
-// against the registry, recomputes the lineage chain and checks the cycle's
-// ADR rules. Any failed check denies the cycle.
+// attest is VEGA's final_attestation over the running cycle.
 func (r *run) attest() AttestationOutput {
-	p := r.e.Policy
+	return Attest(r.e.Policy, r.e.Registry, r.id, r.ev.Asset, r.log.Operations, r.outputs)
+}
+
+// Attest is VEGA's final_attestation: it re-verifies every prior signature
+// against the registry, recomputes the lineage chain and checks the cycle's
+// ADR rules. Any failed check denies the cycle. outputs holds the decoded
+// outputs of steps 3, 5 and 6 (CDSValidation, SummaryOutput,
+// SummaryValidation) where they ran.
+func Attest(p *policy.Set, reg *keys.Registry, cycleID, asset string, ops []OperationSignature, outputs map[int]any) AttestationOutput {
 	out := AttestationOutput{Checks: []Check{}}
 	add := func(adr, rule string, ok bool, detail string) {
 		out.Checks = append(out.Checks, Check{ADR: adr, Rule: rule, Passed: ok, Detail: detail})
@@ -22,17 +29,20 @@ func (r *run) attest() AttestationOutput {
 
 	// ADR-008: signatures, keys.
 	var bad []string
-	var parent = r.log.Operations[0].ParentHash
+	var parent *string
+	if len(ops) > 0 {
+		parent = ops[0].ParentHash
+	}
 	lineageOK := true
-	for _, o := range r.log.Operations {
+	for _, o := range ops {
 		out.SignaturesChecked++
 		ts, err := time.Parse(time.RFC3339, o.OperationTimestamp)
 		var entry *keys.Entry
 		found := false
 		if pub, perr := signing.ParseKey(o.PublicKey); perr == nil && err == nil {
-			entry, found = r.e.Registry.KeyAt(o.Agent, pub, ts)
+			entry, found = reg.KeyAt(o.Agent, pub, ts)
 		}
-		st := signing.Statement{Agent: o.Agent, CycleID: r.id, InputHash: o.InputHash, Operation: o.Operation,
+		st := signing.Statement{Agent: o.Agent, CycleID: cycleID, InputHash: o.InputHash, Operation: o.Operation,
 			OperationOutputHash: o.OperationOutputHash, OperationTimestamp: o.OperationTimestamp, ParentHash: o.ParentHash, Step: o.Step}
 		switch {
 		case !found:
@@ -59,18 +69,22 @@ func (r *run) attest() AttestationOutput {
 
 	// ADR-001: contract ownership and asset.
 	var owner []string
-	for _, o := range r.log.Operations {
+	for _, o := range ops {
 		if a, ok := p.OwnerOf(o.Operation); !ok || a != o.Agent {
 			owner = append(owner, fmt.Sprintf("step %d %s by %s", o.Step, o.Operation, o.Agent))
 		}
 	}
-	add("ADR-001", "each operation performed by its contract owner; BTCUSDT only", len(owner) == 0 && r.ev.Asset == "BTCUSDT",
-		fmt.Sprintf("asset %s%s", r.ev.Asset, joinPrefix("; not owner: ", owner)))
+	add("ADR-001", "each operation performed by its contract owner; BTCUSDT only", len(owner) == 0 && asset == "BTCUSDT",
+		fmt.Sprintf("asset %s%s", asset, joinPrefix("; not owner: ", owner)))
 
 	// ADR-007: frozen order and lineage.
 	orderOK := true
 	last := 0
-	for _, o := range r.log.Operations {
+	for _, o := range ops {
+		if o.Step < 1 || o.Step > len(p.Cycle.Steps) {
+			orderOK = false
+			continue
+		}
 		s := p.Cycle.Steps[o.Step-1]
 		if o.Step <= last || s.Agent != o.Agent || s.Operation != o.Operation {
 			orderOK = false
@@ -84,7 +98,7 @@ func (r *run) attest() AttestationOutput {
 	tol := true
 	var detail []string
 	for _, step := range []int{3, 6} {
-		switch v := r.outputs[step].(type) {
+		switch v := outputs[step].(type) {
 		case agents.CDSValidation:
 			tol = tol && v.ValidationStatus != agents.Rejected
 			detail = append(detail, fmt.Sprintf("CDS %s (score %.2f)", v.ValidationStatus, v.Score))
@@ -98,7 +112,7 @@ func (r *run) attest() AttestationOutput {
 	// ADR-012: cost ceiling.
 	costOK := true
 	costDetail := "no summary generated"
-	if s, ok := r.outputs[5].(SummaryOutput); ok && s.Error == "" {
+	if s, ok := outputs[5].(SummaryOutput); ok && s.Error == "" {
 		costOK = s.CostUSD <= p.Economics.PerSummaryCeilingUSD
 		costDetail = fmt.Sprintf("summary cost $%.6f, ceiling $%.3f", s.CostUSD, p.Economics.PerSummaryCeilingUSD)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vision-ios/vios/internal/attest"
 	"github.com/vision-ios/vios/internal/audit"
 	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/costreport"
@@ -32,6 +33,8 @@ type demoSummary struct {
 	Halted             int           `json:"halted"`
 	CyclesPerSec       float64       `json:"cycles_per_second"`
 	CostReports        []string      `json:"cost_reports"`
+	Attestation        string        `json:"attestation,omitempty"`
+	AttestationOutcome string        `json:"attestation_outcome,omitempty"`
 	CostReportsFailing int           `json:"cost_reports_failing"`
 	Audit              *audit.Report `json:"audit"`
 	VerifyCommand      string        `json:"verify_command"`
@@ -85,7 +88,9 @@ DIR/keys holds the private keys, DIR/governance the repository.`,
 					return err
 				}
 			}
-			first := now.Truncate(24 * time.Hour).Add(-time.Duration(days) * 24 * time.Hour)
+			// The simulated days end on the most recent Sunday 00:00 UTC, so
+			// that the last week is exactly the week VEGA attests.
+			first := attest.LastSunday(now).AddDate(0, 0, -days)
 			fmt.Fprintf(log, "demo: keys in %s\n", keyDir)
 			res, err := gov.Init(cmd.Context(), repoDir, signers, first.Add(-time.Hour))
 			if err != nil {
@@ -141,6 +146,14 @@ DIR/keys holds the private keys, DIR/governance the repository.`,
 					sum.CostReportsFailing++
 				}
 			}
+			if days >= 7 {
+				sunday := attest.LastSunday(now)
+				c, err := attest.Commit(cmd.Context(), r, signers["VEGA"], signers["CODE"], sunday, sunday.Add(time.Hour))
+				if err != nil {
+					return fmt.Errorf("demo attestation: %w", err)
+				}
+				sum.Attestation, sum.AttestationOutcome = c.Path, c.Attestation.Outcome
+			}
 			rep, err := audit.Verify(cmd.Context(), r, audit.Options{})
 			if err != nil {
 				return err
@@ -171,9 +184,11 @@ vios demo complete in %.1fs
   verdicts     %d GRANTED, %d DENIED, %d halted
   summaries    %d generated, $%.4f total
   cost reports %d daily ADR-012 reports, %d failing
+  attestation  %s %s
   audit        %s
 `, s.ElapsedSeconds, s.Repo, s.KeysDir, s.Cycles, s.FirstSlot, s.LastSlot, s.CyclesPerSec,
-		s.Granted, s.Denied, s.Halted, s.Summaries, s.CostUSD, len(s.CostReports), s.CostReportsFailing, passFail(s.Audit.Passed))
+		s.Granted, s.Denied, s.Halted, s.Summaries, s.CostUSD, len(s.CostReports), s.CostReportsFailing,
+		s.AttestationOutcome, s.Attestation, passFail(s.Audit.Passed))
 	printAudit(w, s.Audit)
 	fmt.Fprintf(w, "\nVerify every commit signature with stock git (expect only G):\n  %s\n", s.VerifyCommand)
 	fmt.Fprintf(w, "and the whole audit trail again with:\n  vios audit verify --repo %s\n", s.Repo)

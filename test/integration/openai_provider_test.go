@@ -253,3 +253,64 @@ func TestOpenAIProvider(t *testing.T) {
 	mustAudit(t, f.repo)
 	allCommitsGood(t, f.repo)
 }
+
+// TestBlockedSummaryMakesNoProviderCall: ADR-012 blocks before any money is
+// spent. With the OpenAI-compatible provider, a summary blocked by the rate
+// limit or by a worst case above the ceiling never reaches the server.
+func TestBlockedSummaryMakesNoProviderCall(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		edits [][2]string
+		// cycles run in order; calls is how many requests the server must
+		// have seen after each, status the summary status of each.
+		calls  []int
+		status []string
+		rule   string
+	}{
+		{
+			name:   "rate limit",
+			edits:  [][2]string{{"model: builtin-summarizer-v1", "model: gpt-4o-mini"}, {"daily_rate_limit: 100", "daily_rate_limit: 1"}},
+			calls:  []int{1, 1},
+			status: []string{"generated", "blocked"},
+			rule:   "daily_rate_limit",
+		},
+		{
+			name:   "worst case above the ceiling",
+			edits:  [][2]string{{"model: builtin-summarizer-v1", "model: gpt-4o-mini"}, {"output_per_1k_usd: 0.0006", "output_per_1k_usd: 1.000"}},
+			calls:  []int{0},
+			status: []string{"blocked"},
+			rule:   "per_summary_ceiling",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, 0)
+			data := summaryData(t, f)
+			larsPolicyEdit(t, f, "ADR-012: "+tc.name+" (G4 approved)", tc.edits...)
+			srv := newChatServer(t, true)
+			for i := range tc.calls {
+				args := append([]string{"cycle", "run", "--repo", f.repo, "--keys", f.keys, "--at", slot(1 + i),
+					"--provider", "openai", "--llm-url", srv.URL + "/v1"}, data...)
+				stdout, stderr, code := runEnv(t, []string{"OPENAI_API_KEY=sk-test"}, args...)
+				if code != 0 {
+					t.Fatalf("cycle %d: exit %d\nstdout:\n%s\nstderr:\n%s", i+1, code, stdout, stderr)
+				}
+				if n := len(srv.seen()); n != tc.calls[i] {
+					t.Errorf("after cycle %d the server saw %d requests, want %d", i+1, n, tc.calls[i])
+				}
+				ev := readEvidence(t, f.repo, evidencePath(slotTime(t, 1+i)))
+				if ev.Outcome.SummaryStatus != tc.status[i] {
+					t.Errorf("cycle %d: summary %q, want %q", i+1, ev.Outcome.SummaryStatus, tc.status[i])
+				}
+				if tc.status[i] == "blocked" {
+					if st, reason, _, _ := ev.step(t, 5); st != "blocked" || !strings.Contains(reason, tc.rule) || ev.Outcome.CostUSD != 0 {
+						t.Errorf("cycle %d step 5: %q (%s), cost %v; want blocked by %s at no cost", i+1, st, reason, ev.Outcome.CostUSD, tc.rule)
+					}
+				}
+			}
+			mustAudit(t, f.repo)
+		})
+	}
+}

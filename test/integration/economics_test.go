@@ -240,6 +240,14 @@ func TestWorstCaseAboveCeiling(t *testing.T) {
 	if again.ADR012.Status != "FAIL" {
 		t.Errorf("re-run report: status %q", again.ADR012.Status)
 	}
+	// And once more without --date: the default is yesterday (UTC) of --now.
+	stdout, _ = mustRun(t, 0, "report", "cost", "--repo", f.repo, "--keys", f.keys, "--now", reportNow)
+	if !strings.Contains(stdout, "already committed") || !strings.Contains(stdout, econDate) {
+		t.Errorf("report cost without --date at %s: want the %s report found already committed:\n%s", reportNow, econDate, stdout)
+	}
+	if h := f.head(t); h != reportHead {
+		t.Errorf("re-running report cost without --date committed %s", h)
+	}
 
 	// One more cycle on the day changes the report: refused, exit 1.
 	f.mustCycle(t, 2, data...)

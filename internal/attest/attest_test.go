@@ -38,7 +38,7 @@ type week struct {
 
 // newWeek records hourly cycles for the 7 days before sunday. summaryAt,
 // when >= 0, makes that cycle trigger a summary.
-func newWeek(t *testing.T, seed string, mutate func(i int, o *cycle.Options)) *week {
+func newWeek(t *testing.T, seed string, n int, mutate func(i int, o *cycle.Options)) *week {
 	t.Helper()
 	w := &week{signers: testutil.Signers(t, seed)}
 	r, err := ledger.Open(testutil.InitRepo(t, w.signers))
@@ -48,7 +48,7 @@ func newWeek(t *testing.T, seed string, mutate func(i int, o *cycle.Options)) *w
 	t.Cleanup(func() { r.Close() })
 	w.r = r
 	start := sunday.AddDate(0, 0, -7)
-	for i := 0; i < 168; i++ {
+	for i := 0; i < n; i++ {
 		slot := start.Add(time.Duration(i) * time.Hour)
 		o := cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: w.signers}
 		if mutate != nil {
@@ -74,7 +74,8 @@ func (w *week) attest(t *testing.T) *attest.Committed {
 }
 
 func TestCleanWeekPassesAndMatchesGolden(t *testing.T) {
-	w := newWeek(t, "golden-week", nil)
+	t.Parallel()
+	w := newWeek(t, "golden-week", 168, nil)
 	c := w.attest(t)
 	a := c.Attestation
 	if a.Outcome != attest.Pass || a.Cycles != 168 || a.Signatures.RatePct != 100 || a.Determinism.Tier4Rate != 1 || len(a.Reasons) != 0 {
@@ -110,10 +111,14 @@ func TestCleanWeekPassesAndMatchesGolden(t *testing.T) {
 }
 
 func TestTamperedEvidenceFailsAndPauses(t *testing.T) {
-	w := newWeek(t, "tamper-week", nil)
+	t.Parallel()
+	w := newWeek(t, "tamper-week", 48, nil)
 	// One evidence file edited later in a commit signed by CODE (a plain
 	// git edit is unsigned and fails the same way).
 	data, _ := w.r.HeadFile(w.evs[40])
+	if len(data) == 0 {
+		t.Fatal("no evidence")
+	}
 	head, _ := w.r.Head()
 	ssh, _ := w.signers["CODE"].SSH()
 	edited := strings.Replace(string(data), `"event_count":`, `"event_count":1`, 1)
@@ -168,7 +173,8 @@ func (near) Summarize(ctx context.Context, req llm.Request) (llm.Response, error
 }
 
 func TestCeilingAlertGivesConditions(t *testing.T) {
-	w := newWeek(t, "alert-week", func(i int, o *cycle.Options) {
+	t.Parallel()
+	w := newWeek(t, "alert-week", 31, func(i int, o *cycle.Options) {
 		if i == 30 {
 			o.Market, o.News, o.Provider = testutil.Rally{}, testutil.Bearish{}, near{}
 		}

@@ -68,8 +68,11 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
   vios cycle run --repo ./governance --keys ~/.vios/keys
   vios audit verify --repo ./governance -o json`,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if g.Output != "text" && g.Output != "json" {
-				return fault.Inputf("-o %q: want text or json", g.Output)
+			switch {
+			case g.Output == "text" || g.Output == "json":
+			case g.Output == "md" && cmd.Name() == "status":
+			default:
+				return fault.Inputf("-o %q: want text or json (status also takes md)", g.Output)
 			}
 			return nil
 		},
@@ -83,7 +86,7 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
 	pf.StringVar(&g.Repo, "repo", ".", "governance repository `DIR`")
 	pf.StringVar(&g.Keys, "keys", os.Getenv("VIOS_KEYS"), "private key `DIR` (default $VIOS_KEYS; VIOS_KEY_<AGENT> env vars take precedence)")
 	pf.StringVar(&g.Now, "now", "", "override the clock with an RFC 3339 `TIME`")
-	pf.StringVarP(&g.Output, "output", "o", "text", "output `FORMAT`: text or json")
+	pf.StringVarP(&g.Output, "output", "o", "text", "output `FORMAT`: text or json (status: also md)")
 
 	root.AddCommand(
 		newKeysCmd(g),
@@ -94,6 +97,7 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
 		newReportCmd(g),
 		newReplayCmd(g),
 		newAttestCmd(g),
+		newStatusCmd(g),
 		newDemoCmd(g),
 	)
 	return root

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/gov"
+	"github.com/vision-ios/vios/internal/keys"
+	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/status"
+)
+
+func newStatusCmd(g *Globals) *cobra.Command {
+	var write bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Operational status derived from the repository",
+		Long: `Derives the operational status tables from the governance repository: the
+state (RUNNING, HALTED, PAUSED; summaries ALLOWED or BLOCKED), the four
+directives (architecture freeze, production rhythm, deviation SLA, Phase 3
+preparation), each artifact's last generation and next due time (overdue ones
+flagged), and deviation counts per type. -o md prints the Markdown; --write
+commits it as 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE.`,
+		Example: `  vios status --repo ./governance
+  vios status -o md --write --keys ~/.vios/keys`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			clk, err := g.clock()
+			if err != nil {
+				return err
+			}
+			now := clk.Now()
+			r, err := ledger.Open(g.Repo)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			s, err := status.Derive(r, now)
+			if err != nil {
+				return err
+			}
+			md := s.Markdown()
+			if g.Output == "md" {
+				g.stdout.Write(md)
+			} else if err := g.emit(s, func(w io.Writer) { printStatus(w, s) }); err != nil {
+				return err
+			}
+			if !write {
+				return nil
+			}
+			code, err := keys.Load(g.Keys, "CODE")
+			if err != nil {
+				return err
+			}
+			unlock, err := r.Lock(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			snap, err := gov.Load(r)
+			if err != nil {
+				return err
+			}
+			if snap.Commit.String() != s.Head {
+				return fault.Inputf("status: the repository moved while deriving the status; run again")
+			}
+			if old, err := r.ReadFile(snap.Commit, layout.StatusFile); err == nil && bytes.Equal(old, md) {
+				fmt.Fprintln(g.stderr, "status: OPERATIONAL_STATUS.md is up to date")
+				return nil
+			}
+			ssh, err := code.SSH()
+			if err != nil {
+				return err
+			}
+			h, err := r.Apply(cmd.Context(), &ledger.Change{
+				Subject:  fmt.Sprintf("status: %s, %d directives, %d artifacts", s.State, len(s.Directives), len(s.Artifacts)),
+				Trailers: [][2]string{{"Vios-Artifact", "operational_status"}, {"Vios-Agent", "CODE"}, {"Vios-Baseline", snap.Policy.Cycle.Version}},
+				Files:    []ledger.File{{Path: layout.StatusFile, Data: md}},
+				Author:   gov.Author("CODE"), When: now, Signer: ssh, Parent: snap.Commit,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stderr, "status: committed %s %s\n", h.String()[:12], layout.StatusFile)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&write, "write", false, "commit 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE")
+	return cmd
+}
+
+func printStatus(w io.Writer, s *status.Status) {
+	fmt.Fprintf(w, "production %s (summaries %s): %s\n\n", s.State, s.Summaries, s.Reason)
+	for _, d := range s.Directives {
+		fmt.Fprintf(w, "  %-22s %-16s %s\n", d.Name, d.State, d.Detail)
+	}
+	fmt.Fprintln(w)
+	for _, a := range s.Artifacts {
+		flag := ""
+		if a.Overdue {
+			flag = "  OVERDUE"
+		}
+		fmt.Fprintf(w, "  %-32s last %-22s next %s%s\n", a.Name, a.Last, a.NextDue, flag)
+	}
+	fmt.Fprintln(w)
+	for _, d := range s.Deviations {
+		fmt.Fprintf(w, "  %-32s detected %d  escalated %d  open %d  %s\n", d.Type, d.Detected, d.Escalated, d.Open, d.Status)
+	}
+}

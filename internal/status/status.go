@@ -115,7 +115,7 @@ func Derive(r *ledger.Repo, now time.Time) (*Status, error) {
 		cost.Last = d.Format("2006-01-02")
 		cost.NextDue = d.AddDate(0, 0, 2).Format(time.RFC3339) // the next day's report, due at the end of it
 	} else {
-		cost.NextDue = now.UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1).Format(time.RFC3339)
+		cost.NextDue = now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1).Format(time.RFC3339)
 	}
 	cost.Overdue = overdue(cost.NextDue, now)
 	att := Artifact{Name: "VEGA weekly attestation", Cadence: "weekly, Sunday 00:00 UTC", Last: "never"}

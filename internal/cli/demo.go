@@ -11,14 +11,17 @@ import (
 
 	"github.com/vision-ios/vios/internal/attest"
 	"github.com/vision-ios/vios/internal/audit"
+	"github.com/vision-ios/vios/internal/brief"
 	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/costreport"
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/keys"
+	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
+	"github.com/vision-ios/vios/internal/status"
 )
 
 type demoSummary struct {
@@ -35,6 +38,8 @@ type demoSummary struct {
 	CostReports        []string      `json:"cost_reports"`
 	Attestation        string        `json:"attestation,omitempty"`
 	AttestationOutcome string        `json:"attestation_outcome,omitempty"`
+	Brief              string        `json:"brief,omitempty"`
+	Status             string        `json:"status,omitempty"`
 	CostReportsFailing int           `json:"cost_reports_failing"`
 	Audit              *audit.Report `json:"audit"`
 	VerifyCommand      string        `json:"verify_command"`
@@ -153,6 +158,18 @@ DIR/keys holds the private keys, DIR/governance the repository.`,
 					return fmt.Errorf("demo attestation: %w", err)
 				}
 				sum.Attestation, sum.AttestationOutcome = c.Path, c.Attestation.Outcome
+				if _, _, _, err := brief.Commit(cmd.Context(), r, signers["CODE"], sunday.Add(2*time.Hour)); err != nil {
+					return fmt.Errorf("demo brief: %w", err)
+				}
+				sum.Brief = layout.Phase3Brief
+				st, err := status.Derive(r, sunday.Add(3*time.Hour))
+				if err != nil {
+					return err
+				}
+				if err := commitStatus(cmd.Context(), r, signers["CODE"], st, sunday.Add(3*time.Hour)); err != nil {
+					return fmt.Errorf("demo status: %w", err)
+				}
+				sum.Status = layout.StatusFile
 			}
 			rep, err := audit.Verify(cmd.Context(), r, audit.Options{})
 			if err != nil {
@@ -185,10 +202,12 @@ vios demo complete in %.1fs
   summaries    %d generated, $%.4f total
   cost reports %d daily ADR-012 reports, %d failing
   attestation  %s %s
+  brief        %s
+  status       %s
   audit        %s
 `, s.ElapsedSeconds, s.Repo, s.KeysDir, s.Cycles, s.FirstSlot, s.LastSlot, s.CyclesPerSec,
 		s.Granted, s.Denied, s.Halted, s.Summaries, s.CostUSD, len(s.CostReports), s.CostReportsFailing,
-		s.AttestationOutcome, s.Attestation, passFail(s.Audit.Passed))
+		s.AttestationOutcome, s.Attestation, s.Brief, s.Status, passFail(s.Audit.Passed))
 	printAudit(w, s.Audit)
 	fmt.Fprintf(w, "\nVerify every commit signature with stock git (expect only G):\n  %s\n", s.VerifyCommand)
 	fmt.Fprintf(w, "and the whole audit trail again with:\n  vios audit verify --repo %s\n", s.Repo)

@@ -98,6 +98,7 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
 		newReplayCmd(g),
 		newAttestCmd(g),
 		newStatusCmd(g),
+		newBriefCmd(g),
 		newDemoCmd(g),
 	)
 	return root

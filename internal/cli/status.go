@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/signing"
 	"github.com/vision-ios/vios/internal/status"
 )
 
@@ -57,37 +60,7 @@ commits it as 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE.`,
 			if err != nil {
 				return err
 			}
-			unlock, err := r.Lock(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			snap, err := gov.Load(r)
-			if err != nil {
-				return err
-			}
-			if snap.Commit.String() != s.Head {
-				return fault.Inputf("status: the repository moved while deriving the status; run again")
-			}
-			if old, err := r.ReadFile(snap.Commit, layout.StatusFile); err == nil && bytes.Equal(old, md) {
-				fmt.Fprintln(g.stderr, "status: OPERATIONAL_STATUS.md is up to date")
-				return nil
-			}
-			ssh, err := code.SSH()
-			if err != nil {
-				return err
-			}
-			h, err := r.Apply(cmd.Context(), &ledger.Change{
-				Subject:  fmt.Sprintf("status: %s, %d directives, %d artifacts", s.State, len(s.Directives), len(s.Artifacts)),
-				Trailers: [][2]string{{"Vios-Artifact", "operational_status"}, {"Vios-Agent", "CODE"}, {"Vios-Baseline", snap.Policy.Cycle.Version}},
-				Files:    []ledger.File{{Path: layout.StatusFile, Data: md}},
-				Author:   gov.Author("CODE"), When: now, Signer: ssh, Parent: snap.Commit,
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stderr, "status: committed %s %s\n", h.String()[:12], layout.StatusFile)
-			return nil
+			return commitStatus(cmd.Context(), r, code, s, now)
 		},
 	}
 	cmd.Flags().BoolVar(&write, "write", false, "commit 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE")
@@ -111,4 +84,36 @@ func printStatus(w io.Writer, s *status.Status) {
 	for _, d := range s.Deviations {
 		fmt.Fprintf(w, "  %-32s detected %d  escalated %d  open %d  %s\n", d.Type, d.Detected, d.Escalated, d.Open, d.Status)
 	}
+}
+
+// commitStatus commits the status Markdown signed by CODE, unless HEAD
+// already holds it.
+func commitStatus(ctx context.Context, r *ledger.Repo, code *signing.Signer, s *status.Status, now time.Time) error {
+	md := s.Markdown()
+	unlock, err := r.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	snap, err := gov.Load(r)
+	if err != nil {
+		return err
+	}
+	if snap.Commit.String() != s.Head {
+		return fault.Inputf("status: the repository moved while deriving the status; run again")
+	}
+	if old, err := r.ReadFile(snap.Commit, layout.StatusFile); err == nil && bytes.Equal(old, md) {
+		return nil
+	}
+	ssh, err := code.SSH()
+	if err != nil {
+		return err
+	}
+	_, err = r.Apply(ctx, &ledger.Change{
+		Subject:  fmt.Sprintf("status: %s, %d directives, %d artifacts", s.State, len(s.Directives), len(s.Artifacts)),
+		Trailers: [][2]string{{"Vios-Artifact", "operational_status"}, {"Vios-Agent", "CODE"}, {"Vios-Baseline", snap.Policy.Cycle.Version}},
+		Files:    []ledger.File{{Path: layout.StatusFile, Data: md}},
+		Author:   gov.Author("CODE"), When: now, Signer: ssh, Parent: snap.Commit,
+	})
+	return err
 }

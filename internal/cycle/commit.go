@@ -145,10 +145,12 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 	if res.Halted {
 		st.Transition(state.Halted, res.HaltReason+" (cycle "+id+")", "CODE", now)
 	}
-	if u := eng.Usage; u != nil && u.Day >= st.EconomicsDay {
+	// The state tracks the newest day; a late slot of an earlier day leaves it.
+	current := eng.Usage != nil && eng.Usage.Day >= st.EconomicsDay
+	if u := eng.Usage; current {
 		st.EconomicsDay, st.SummariesToday, st.SpendTodayUSD = u.Day, u.Summaries, u.SpendUSD
 	}
-	if g := res.Guard; g != nil {
+	if g := res.Guard; g != nil && current {
 		if g.Allowed {
 			st.Summaries, st.SummariesWhy = state.SummariesAllowed, ""
 		} else {

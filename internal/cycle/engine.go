@@ -211,7 +211,7 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 		usage = &economics.Usage{Day: economics.DayOf(r.slot)}
 		r.e.Usage = usage
 	}
-	dec, err := economics.Check(p.Economics, r.e.Provider.Model(), llm.CountTokens(llm.Prompt(req)), *usage)
+	dec, err := economics.Check(p.Economics, r.e.Provider.Model(), llm.CountTokens(llm.SystemPrompt)+llm.CountTokens(llm.Prompt(req)), *usage)
 	if err != nil {
 		return "", err
 	}
@@ -370,7 +370,7 @@ func (r *run) finish(att AttestationOutput) *Result {
 	l := r.log
 	required := 0
 	for _, s := range r.ev.Steps {
-		if s.Status != StatusSkipped {
+		if s.Status != StatusSkipped && s.Status != StatusBlocked { // neither is an operation to sign
 			required++
 		}
 	}

@@ -60,6 +60,10 @@ func New(name, model string, cfg OpenAIConfig) (Provider, error) {
 	return nil, fault.Inputf("summary provider %q: unknown (available: builtin, openai)", name)
 }
 
+// SystemPrompt is the system message chat providers receive; the guard
+// counts it in the worst case.
+const SystemPrompt = "You are FINN, a research agent. Answer in plain prose."
+
 // Prompt renders the instruction every provider receives, so input token
 // counts are comparable across providers.
 func Prompt(req Request) string {

@@ -126,7 +126,7 @@ func (o *OpenAI) Summarize(ctx context.Context, req Request) (Response, error) {
 	body, _ := json.Marshal(chatRequest{
 		Model: o.cfg.Model,
 		Messages: []chatMessage{
-			{Role: "system", Content: "You are FINN, a research agent. Answer in plain prose."},
+			{Role: "system", Content: SystemPrompt},
 			{Role: "user", Content: Prompt(req)},
 		},
 		MaxTokens: req.MaxTokens, Temperature: o.cfg.Temperature, Seed: o.cfg.Seed,

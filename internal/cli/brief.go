@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vision-ios/vios/internal/brief"
+	"github.com/vision-ios/vios/internal/keys"
+	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/ledger"
+)
+
+func newBriefCmd(g *Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "brief",
+		Short: "Governance briefs",
+		Args:  cobra.NoArgs,
+		RunE:  groupHelp,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "phase3",
+		Short: "Commit the Phase 3 readiness brief (after the first weekly attestation)",
+		Long: `Writes 05_GOVERNANCE/PHASE3_READINESS_BRIEF.md, signed by CODE, from the first
+production week: an executive summary, then stability (completion, errors,
+signatures, per-agent reliability), cost trajectory against ADR-012 (average,
+trend, distance from the ceiling, headroom), the determinism profile from
+replay, early pattern deviations found in the data, and Phase 3 gate criteria
+derived from the measured figures; at most 3,200 words. Refused (exit 1)
+before the first VEGA weekly attestation exists.`,
+		Example: `  vios brief phase3 --repo ./governance --keys ~/.vios/keys`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			clk, err := g.clock()
+			if err != nil {
+				return err
+			}
+			code, err := keys.Load(g.Keys, "CODE")
+			if err != nil {
+				return err
+			}
+			r, err := ledger.Open(g.Repo)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			md, h, existing, err := brief.Commit(cmd.Context(), r, code, clk.Now())
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"path": layout.Phase3Brief, "commit": h.String(), "already_committed": existing, "markdown": string(md)}
+			return g.emit(out, func(w io.Writer) {
+				if existing {
+					fmt.Fprintf(w, "%s is already committed with this content; nothing to do\n", layout.Phase3Brief)
+					return
+				}
+				fmt.Fprintf(w, "committed %s  %s\n", h.String()[:12], layout.Phase3Brief)
+			})
+		},
+	})
+	return cmd
+}

@@ -204,7 +204,7 @@ func Build(ctx context.Context, r *ledger.Repo, snap *gov.Snapshot) ([]byte, err
 			high++
 		}
 	}
-	ready := halted == 0 && ver == req && det.Tier4Rate == 1 && len(probs) == 0
+	ready := halted == 0 && ver == req && det.Tier4Rate == 1 && len(probs) == 0 && pct(completed, scheduled) >= 99
 	verdict := "is ready to enter the Phase 3 gate"
 	if !ready {
 		verdict = "is not yet ready for the Phase 3 gate"

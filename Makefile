@@ -34,9 +34,10 @@ bench: build ## benchmarks, plus the same work through the git CLI for the ratio
 	./scripts/bench-git.sh
 
 .PHONY: lint
-lint: ## go vet, staticcheck and gofmt
+lint: ## go vet, staticcheck, gofmt and actionlint
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+	$(GO) tool actionlint .github/workflows/*.yml
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 .PHONY: fuzz

@@ -32,7 +32,9 @@ var ErrDiffers = errors.New("an attestation with different content is already co
 
 // Commit attests the week ending on sunday: the Markdown (and its charts)
 // signed by VEGA. A FAIL pauses production: a second commit, by CODE, moves
-// the state to PAUSED and opens an ADR-compliance deviation. Re-running a
+// the state to PAUSED and opens an ADR-compliance deviation. Determinism
+// below the overall target opens a determinism deviation, committed by
+// CODE with the pause or on its own. Re-running a
 // week whose attestation is committed with the same content does nothing.
 func Commit(ctx context.Context, r *ledger.Repo, vega, code *signing.Signer, sunday, now time.Time) (*Committed, error) {
 	unlock, err := r.Lock(ctx)
@@ -92,7 +94,34 @@ func Commit(ctx context.Context, r *ledger.Repo, vega, code *signing.Signer, sun
 		return nil, err
 	}
 	c.Commit = h
+	// Determinism below the overall target opens its own deviation.
+	var detDev *deviation.Record
+	if d := a.Determinism; d != nil && d.Cycles > 0 && d.OverallRate < snap.Policy.Determinism.OverallTarget {
+		why := fmt.Sprintf("VEGA weekly attestation %s: determinism overall %.2f%% below the %.0f%% target (%d mismatches)",
+			a.Date, 100*d.OverallRate, 100*snap.Policy.Determinism.OverallTarget, len(d.Mismatches))
+		if detDev, err = deviation.New(snap.Policy, deviation.Determinism, "ATTEST-"+sunday.Format("20060102"), "", why, now); err != nil {
+			return c, err
+		}
+	}
 	if a.Outcome != Fail {
+		if detDev == nil {
+			return c, nil
+		}
+		cs, err := code.SSH()
+		if err != nil {
+			return c, err
+		}
+		h2, err := r.Apply(ctx, &ledger.Change{
+			Subject:  fmt.Sprintf("deviation: determinism below threshold in the attestation of %s", a.Date),
+			Body:     detDev.Reason + "\nOpened " + detDev.ID + ".",
+			Trailers: [][2]string{{"Vios-Artifact", "deviation"}, {"Vios-Date", a.Date}, {"Vios-Agent", "CODE"}, {"Vios-Baseline", snap.Policy.Cycle.Version}},
+			Files:    []ledger.File{{Path: detDev.Path(), Data: detDev.Marshal()}},
+			Author:   gov.Author("CODE"), When: now, Signer: cs, Parent: h,
+		})
+		if err != nil {
+			return c, err
+		}
+		c.Commit = h2
 		return c, nil
 	}
 	// FAIL pauses production and opens an ADR-compliance deviation.
@@ -104,6 +133,10 @@ func Commit(ctx context.Context, r *ledger.Repo, vega, code *signing.Signer, sun
 	dev, err := deviation.New(snap.Policy, deviation.ADRCompliance, "ATTEST-"+sunday.Format("20060102"), "", reason+": "+first(a.Reasons), now)
 	if err != nil {
 		return nil, err
+	}
+	files2 := []ledger.File{{Path: layout.StateFile, Data: st.Marshal()}, {Path: dev.Path(), Data: dev.Marshal()}}
+	if detDev != nil {
+		files2 = append(files2, ledger.File{Path: detDev.Path(), Data: detDev.Marshal()})
 	}
 	cs, err := code.SSH()
 	if err != nil {
@@ -118,7 +151,7 @@ func Commit(ctx context.Context, r *ledger.Repo, vega, code *signing.Signer, sun
 			{"Vios-Agent", "CODE"},
 			{"Vios-Baseline", snap.Policy.Cycle.Version},
 		},
-		Files:  []ledger.File{{Path: layout.StateFile, Data: st.Marshal()}, {Path: dev.Path(), Data: dev.Marshal()}},
+		Files:  files2,
 		Author: gov.Author("CODE"), When: now, Signer: cs, Parent: h,
 	})
 	if err != nil {

@@ -53,6 +53,9 @@ type Report struct {
 // Options tune an audit.
 type Options struct {
 	Workers int // default GOMAXPROCS
+	// Now is the end of the signature-log retention window (default: the
+	// wall clock).
+	Now time.Time
 }
 
 // commitResult is what a worker learns about one commit.
@@ -64,6 +67,7 @@ type commitResult struct {
 	opsBad      int
 	evidence    int
 	failures    []Failure
+	deletedLogs []string
 }
 
 // cycleLink is one cycle's place in the lineage chain.
@@ -138,7 +142,9 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 	rep := &Report{Head: snap.Commit.String(), CommitsChecked: len(commits), Failures: []Failure{}}
 	var prev *string
 	prevCycle := ""
+	var deletedLogs []string
 	for i, res := range results {
+		deletedLogs = append(deletedLogs, res.deletedLogs...)
 		if res.governance {
 			rep.GovernanceCommits++
 		}
@@ -161,6 +167,11 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 			prev, prevCycle = l.last, l.cycleID
 		}
 	}
+	retained, err := checkRetention(r, snap, deletedLogs, opt.Now)
+	if err != nil {
+		return nil, err
+	}
+	rep.Failures = append(rep.Failures, retained...)
 	rep.Passed = len(rep.Failures) == 0
 	rep.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	return rep, nil
@@ -279,10 +290,19 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 		}
 	}
 
-	// Append-only canonical evidence.
+	// Append-only canonical evidence; a deviation record may only gain events.
 	for _, ch := range gov {
 		if ch.kind == added || layout.Regenerated(ch.path) || !strings.HasPrefix(ch.path, layout.Governance+"/") {
 			continue
+		}
+		if ch.kind == modified && layout.Kind(ch.path) == "deviation" {
+			if err := c.deviationAppended(parentTree, ch); err != nil {
+				fail(ch.path, "append-only", "deviation record modified other than by appending events: %v", err)
+			}
+			continue
+		}
+		if _, ok := layout.LogCycleID(ch.path); ok && ch.kind == deleted {
+			res.deletedLogs = append(res.deletedLogs, ch.path)
 		}
 		fail(ch.path, "append-only", "canonical evidence %s (only additions are allowed)", ch.kind)
 	}

@@ -21,6 +21,7 @@ func newAttestCmd(g *Globals) *cobra.Command {
 		RunE:  groupHelp,
 	}
 	var date string
+	var pf pushFlags
 	weekly := &cobra.Command{
 		Use:   "weekly",
 		Short: "Commit VEGA's weekly attestation of the 7 days before a Sunday",
@@ -35,7 +36,8 @@ evidence digest over the week's artifacts, and one outcome:
   PASS                  otherwise
 FAIL pauses production (exit 1): CODE commits the PAUSED state and an
 ADR-compliance deviation; LARS resumes. The Markdown is parsed back with
-goldmark and checked before it is signed. Re-running a week is idempotent.`,
+goldmark and checked before it is signed. Re-running a week is idempotent.
+--push fetches the remote first and pushes the attestation after.`,
 		Example: `  vios attest weekly --repo ./governance --keys ~/.vios/keys
   vios attest weekly --date 2026-11-22 -o json`,
 		Args: cobra.NoArgs,
@@ -63,7 +65,12 @@ goldmark and checked before it is signed. Re-running a week is idempotent.`,
 				return err
 			}
 			defer r.Close()
-			c, err := attest.Commit(cmd.Context(), r, signers["VEGA"], signers["CODE"], sunday, now)
+			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
+			if err != nil {
+				return err
+			}
+			c, err := attest.Commit(ctx, r, signers["VEGA"], signers["CODE"], sunday, now)
+			err = push.finish(ctx, err)
 			if c == nil {
 				return err
 			}
@@ -77,6 +84,7 @@ goldmark and checked before it is signed. Re-running a week is idempotent.`,
 		},
 	}
 	weekly.Flags().StringVar(&date, "date", "", "the `SUNDAY` (YYYY-MM-DD) that ends the week (default: the most recent)")
+	pf.register(weekly)
 	cmd.AddCommand(weekly)
 	return cmd
 }

@@ -30,7 +30,10 @@ checks, in parallel across cores:
     registry key valid at the operation time (never the key in the log);
   - the lineage chain within each cycle and across all cycles;
   - the evidence bundle's input and output hashes match the signed log;
-  - no existing canonical artifact was modified or deleted.
+  - no existing canonical artifact was modified or deleted (a deviation record
+    may only gain events);
+  - no signature log inside the retention window (signatures.yaml
+    retention_days, at least 365 days before --now) is missing at HEAD.
 Exit 0 when clean, 1 when anything failed (each failure names commit and file).`,
 		Example: `  vios audit verify --repo ./governance
   vios audit verify --repo ./governance -o json | jq .failures`,
@@ -41,7 +44,11 @@ Exit 0 when clean, 1 when anything failed (each failure names commit and file).`
 				return err
 			}
 			defer r.Close()
-			rep, err := audit.Verify(cmd.Context(), r, audit.Options{Workers: workers})
+			clk, err := g.clock()
+			if err != nil {
+				return err
+			}
+			rep, err := audit.Verify(cmd.Context(), r, audit.Options{Workers: workers, Now: clk.Now()})
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,7 @@ func newCycleCmd(g *Globals) *cobra.Command {
 		RunE:  groupHelp,
 	}
 	var at, source, events, provider, binanceURL, llmURL string
+	var pf pushFlags
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Run one signed production cycle and commit it",
@@ -37,8 +38,15 @@ Sources: --source builtin | csv:PATH | binance, --events builtin | file:PATH
 (JSON lines), --provider builtin | openai. Defaults come from policies/cycle.yaml.
 Before any summary the ADR-012 guard prices the worst case (the prompt plus
 max_tokens); a summary that could break the per-summary ceiling, the daily
-budget or the daily rate limit is blocked without calling the provider.`,
+budget or the daily rate limit is blocked without calling the provider.
+
+--push fetches the remote (--remote, default origin) before the cycle and
+pushes after it. When another orchestrator pushed meanwhile, the cycle is run
+again on the new tip from the inputs its evidence recorded (so its lineage
+links to the newest cycle), every signature is made again, and the push is
+retried with jittered backoff.`,
 		Example: `  vios cycle run --repo ./governance --keys ~/.vios/keys
+  vios cycle run --push --remote https://git.example.com/gov.git   # auth: $VIOS_GIT_TOKEN
   vios cycle run --at 2026-11-24T13:00:00Z --source csv:btc.csv --events file:news.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,13 +68,25 @@ budget or the daily rate limit is blocked without calling the provider.`,
 				return err
 			}
 			defer r.Close()
-			c, err := cycle.RunAndCommit(cmd.Context(), r, cycle.Options{
+			alert, err := g.alertHook(r)
+			if err != nil {
+				return err
+			}
+			opt := cycle.Options{
 				Slot: slot, Clock: clk, KeysDir: g.Keys,
 				MarketSpec: source, EventsSpec: events, ProviderSpec: provider, BinanceURL: binanceURL, LLMURL: llmURL,
-			})
+				Alert: alert,
+			}
+			ctx, push, err := g.startPush(cmd.Context(), r, &pf, &opt)
+			if err != nil {
+				return err
+			}
+			c, err := cycle.RunAndCommit(ctx, r, opt)
+			err = push.finish(ctx, err)
 			if c == nil {
 				return err
 			}
+			c = push.cycle(c) // the commit recording it, if the push re-created it
 			if perr := g.emit(cycleReport(c), func(w io.Writer) { printCycle(w, c) }); perr != nil {
 				return perr
 			}
@@ -80,6 +100,7 @@ budget or the daily rate limit is blocked without calling the provider.`,
 	f.StringVar(&provider, "provider", "", "summary `PROVIDER`: builtin or openai (API key from the env var policies/cycle.yaml names)")
 	f.StringVar(&llmURL, "llm-url", "", "OpenAI-compatible base `URL` for --provider openai (vLLM, Ollama, LiteLLM; default from policies/cycle.yaml)")
 	f.StringVar(&binanceURL, "binance-url", "", "Binance REST base `URL` for --source binance (default from policies/cycle.yaml)")
+	pf.register(run)
 	cmd.AddCommand(run)
 	return cmd
 }

@@ -21,6 +21,7 @@ func newReportCmd(g *Globals) *cobra.Command {
 		RunE:  groupHelp,
 	}
 	var date string
+	var pf pushFlags
 	cost := &cobra.Command{
 		Use:   "cost",
 		Short: "Commit the ADR-012 daily cost report for one UTC day",
@@ -31,8 +32,10 @@ budget, rate limit breaches; PASS or FAIL), budget utilisation, the 7- and
 30-day cost trajectory and every alert. The default date is yesterday (UTC),
 as the 00:00 UTC run produces it. A date already reported with the same
 content is left alone (exit 0); different content is refused (exit 1):
-canonical evidence is append-only.`,
+canonical evidence is append-only. --push fetches the remote first (so the
+report counts every orchestrator's cycles) and pushes the report after.`,
 		Example: `  vios report cost --repo ./governance --keys ~/.vios/keys
+  vios report cost --push --remote origin
   vios report cost --date 2026-11-24 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,7 +59,12 @@ canonical evidence is append-only.`,
 				return err
 			}
 			defer r.Close()
-			c, err := costreport.Commit(cmd.Context(), r, code, day, now)
+			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
+			if err != nil {
+				return err
+			}
+			c, err := costreport.Commit(ctx, r, code, day, now)
+			err = push.finish(ctx, err)
 			if c == nil {
 				return err
 			}
@@ -67,6 +75,7 @@ canonical evidence is append-only.`,
 		},
 	}
 	cost.Flags().StringVar(&date, "date", "", "report `DAY` as YYYY-MM-DD (default: yesterday, UTC)")
+	pf.register(cost)
 	cmd.AddCommand(cost)
 	return cmd
 }

@@ -99,6 +99,12 @@ halted or denied cycle), 2 usage, configuration or bad input, 3 runtime error.`,
 		newAttestCmd(g),
 		newStatusCmd(g),
 		newBriefCmd(g),
+		newFreezeCmd(g),
+		newCRCmd(g),
+		newGitHubCmd(g),
+		newSLACmd(g),
+		newDeviationCmd(g),
+		newServeCmd(g),
 		newDemoCmd(g),
 	)
 	return root

@@ -20,6 +20,7 @@ import (
 
 func newStatusCmd(g *Globals) *cobra.Command {
 	var write bool
+	var pf pushFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Operational status derived from the repository",
@@ -28,7 +29,8 @@ state (RUNNING, HALTED, PAUSED; summaries ALLOWED or BLOCKED), the four
 directives (architecture freeze, production rhythm, deviation SLA, Phase 3
 preparation), each artifact's last generation and next due time (overdue ones
 flagged), and deviation counts per type. -o md prints the Markdown; --write
-commits it as 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE.`,
+commits it as 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE; with --push
+it fetches the remote first (the status of the shared history) and pushes after.`,
 		Example: `  vios status --repo ./governance
   vios status -o md --write --keys ~/.vios/keys`,
 		Args: cobra.NoArgs,
@@ -43,9 +45,16 @@ commits it as 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE.`,
 				return err
 			}
 			defer r.Close()
+			ctx := cmd.Context()
+			var push *pusher
+			if write {
+				if ctx, push, err = g.startPush(ctx, r, &pf, nil); err != nil {
+					return err
+				}
+			}
 			s, err := status.Derive(r, now)
 			if err != nil {
-				return err
+				return push.finish(ctx, err)
 			}
 			md := s.Markdown()
 			if g.Output == "md" {
@@ -58,12 +67,13 @@ commits it as 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE.`,
 			}
 			code, err := keys.Load(g.Keys, "CODE")
 			if err != nil {
-				return err
+				return push.finish(ctx, err)
 			}
-			return commitStatus(cmd.Context(), r, code, s, now)
+			return push.finish(ctx, commitStatus(ctx, r, code, s, now))
 		},
 	}
 	cmd.Flags().BoolVar(&write, "write", false, "commit 05_GOVERNANCE/OPERATIONAL_STATUS.md signed by CODE")
+	pf.register(cmd)
 	return cmd
 }
 

@@ -43,6 +43,11 @@ type Options struct {
 	Market   market.Source
 	News     news.Source
 	Provider llm.Provider
+	// Alert, when set, is called with the deviations the cycle opens just
+	// before they are committed with it, so the alert goes out at detection;
+	// it may append events (the alert and its deliveries) to them. It cannot
+	// fail the cycle: delivery problems are recorded in the events.
+	Alert func(ctx context.Context, opened []*deviation.Record, now time.Time)
 }
 
 // Committed reports a cycle that was run and committed, or found recorded.
@@ -190,13 +195,28 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 		Signer: ssh,
 		Parent: snap.Commit,
 	}
+	var opened []*deviation.Record
+	if res.Halted {
+		dev, err := deviation.New(p, deviation.SignatureFailure, id, id, res.HaltReason, now)
+		if err != nil {
+			return nil, err
+		}
+		opened = append(opened, dev)
+		change.Body += "\nOpened " + dev.ID + "."
+	}
 	if res.Breach != "" {
 		dev, err := deviation.New(p, deviation.CostCeiling, id, id, res.Breach, now)
 		if err != nil {
 			return nil, err
 		}
-		change.Files = append(change.Files, ledger.File{Path: dev.Path(), Data: dev.Marshal()})
+		opened = append(opened, dev)
 		change.Body += "\nADR-012 breach: " + res.Breach + "; opened " + dev.ID + "."
+	}
+	if opt.Alert != nil && len(opened) > 0 {
+		opt.Alert(ctx, opened, now)
+	}
+	for _, dev := range opened {
+		change.Files = append(change.Files, ledger.File{Path: dev.Path(), Data: dev.Marshal()})
 	}
 	h, err := r.Apply(ctx, change)
 	if err != nil {

@@ -20,12 +20,37 @@ const (
 	Determinism      = "determinism_below_threshold"
 )
 
-// Event is one entry of a deviation's history.
+// Event is one entry of a deviation's history. Events are only ever
+// appended: a record's file changes by gaining events (and the status
+// fields derived from them), never by editing one.
 type Event struct {
 	At     string `json:"at"`
 	Type   string `json:"type"`
 	By     string `json:"by"`
 	Detail string `json:"detail"`
+	// Due is the deadline of the timeline point this event answers.
+	Due string `json:"due,omitempty"`
+	// Recipients and Severity override the record's for this event (an
+	// emergency escalation goes to LARS as critical).
+	Recipients []string `json:"recipients,omitempty"`
+	Severity   string   `json:"severity,omitempty"`
+	// Of is the index of the event a redelivery retries.
+	Of *int `json:"of,omitempty"`
+	// RootCause and Plan are LARS's resolution.
+	RootCause string `json:"root_cause,omitempty"`
+	Plan      string `json:"remediation_plan,omitempty"`
+	// Deliveries record, per alert sink, whether the event reached it.
+	Deliveries []Delivery `json:"deliveries,omitempty"`
+}
+
+// Delivery is the outcome of sending one event to one alert sink.
+type Delivery struct {
+	Sink        string `json:"sink"`
+	DeliveredAt string `json:"delivered_at,omitempty"`
+	Attempts    int    `json:"attempts"`
+	LastError   string `json:"last_error,omitempty"`
+	// Ref is the sink's handle for the deviation (a GitHub issue number).
+	Ref string `json:"ref,omitempty"`
 }
 
 // Record is DEV-<type>-<id>.json.
@@ -41,6 +66,8 @@ type Record struct {
 	CycleID    string   `json:"cycle_id,omitempty"`
 	Reason     string   `json:"reason"`
 	Status     string   `json:"status"`
+	BreachedAt string   `json:"breached_at,omitempty"`
+	ResolvedAt string   `json:"resolved_at,omitempty"`
 	Events     []Event  `json:"events"`
 }
 
@@ -55,8 +82,8 @@ func New(p *policy.Set, typ, id, cycleID, reason string, t time.Time) (*Record, 
 	return &Record{
 		ID: "DEV-" + typ + "-" + id, Type: typ, Severity: d.Severity, Action: d.Action,
 		Recipients: d.Recipients, SLA: d.SLA.D().String(), DetectedAt: at,
-		DueAt: t.UTC().Add(d.SLA.D()).Format(time.RFC3339), CycleID: cycleID, Reason: reason, Status: "open",
-		Events: []Event{{At: at, Type: "detected", By: "CODE", Detail: reason}},
+		DueAt: t.UTC().Add(d.SLA.D()).Format(time.RFC3339), CycleID: cycleID, Reason: reason, Status: StatusOpen,
+		Events: []Event{{At: at, Type: EventDetected, By: "CODE", Detail: reason}},
 	}, nil
 }
 

@@ -24,13 +24,19 @@ import (
 
 // Manifest is a baseline manifest (baseline/vX.Y.json): the frozen path
 // globs by prohibited category and the blob id of every frozen file.
+// Commit is the full id of the commit whose frozen files the manifest
+// records; null means the commit that adds the manifest (for v1.0 the
+// repository's first commit, tagged baseline/v1.0). Regenerated lists the
+// files under 05_GOVERNANCE/ that are not canonical evidence; the v1.0
+// manifest leaves it out, meaning the state and status files.
 type Manifest struct {
-	Version    string              `json:"version"`
-	Commit     *string             `json:"commit"`
-	CommitNote string              `json:"commit_note,omitempty"`
-	CreatedAt  string              `json:"created_at"`
-	Categories map[string][]string `json:"categories"`
-	Files      map[string]string   `json:"files"`
+	Version     string              `json:"version"`
+	Commit      *string             `json:"commit"`
+	CommitNote  string              `json:"commit_note,omitempty"`
+	CreatedAt   string              `json:"created_at"`
+	Categories  map[string][]string `json:"categories"`
+	Regenerated []string            `json:"regenerated,omitempty"`
+	Files       map[string]string   `json:"files"`
 }
 
 // Author returns the git identity of an agent.
@@ -47,9 +53,11 @@ type InitResult struct {
 
 // Init scaffolds a governance repository at dir: the embedded v1.0
 // policies, a registry of the agents' public keys, allowed_signers, the
-// v1.0 baseline manifest and the 05_GOVERNANCE layout, in one first commit
-// signed by CODE. An already initialised repository is refused.
-func Init(ctx context.Context, dir string, signers map[string]*signing.Signer, now time.Time) (*InitResult, error) {
+// v1.0 baseline manifest, the 05_GOVERNANCE layout and any extra files (the
+// GitHub workflows, say), in one first commit signed by CODE, tagged
+// baseline/v1.0 with an annotated tag signed by CODE. An already
+// initialised repository is refused.
+func Init(ctx context.Context, dir string, signers map[string]*signing.Signer, now time.Time, extra ...ledger.File) (*InitResult, error) {
 	if _, err := policy.Defaults(); err != nil {
 		return nil, fmt.Errorf("embedded policies: %w", err)
 	}
@@ -112,6 +120,17 @@ func Init(ctx context.Context, dir string, signers map[string]*signing.Signer, n
 	files = append(files, ledger.File{Path: layout.BaselineV1, Data: append(mdata, '\n')})
 	files = append(files, readmes(pol.Cycle.Version)...)
 	files = append(files, ledger.File{Path: layout.StateFile, Data: state.Initial(now).Marshal()})
+	taken := make(map[string]bool, len(files))
+	for _, f := range files {
+		taken[f.Path] = true
+	}
+	for _, f := range extra {
+		if taken[f.Path] || layout.Kind(f.Path) != "" {
+			return nil, fault.Inputf("init: extra file %s would replace a governance file", f.Path)
+		}
+		taken[f.Path] = true
+		files = append(files, f)
+	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 
 	ssh, err := signers["CODE"].SSH()
@@ -133,6 +152,17 @@ func Init(ctx context.Context, dir string, signers map[string]*signing.Signer, n
 	})
 	if err != nil {
 		return nil, err
+	}
+	_, err = r.CreateTag(ctx, &ledger.Tag{
+		Name:    layout.Baseline + "/" + pol.Cycle.Version,
+		Target:  h,
+		Message: "baseline " + pol.Cycle.Version + "\n\nThe " + pol.Cycle.Version + " policy set as initialised; manifest " + layout.BaselineV1 + ".\n",
+		Tagger:  Author("CODE"),
+		When:    now,
+		Signer:  ssh,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("init: tag baseline %s: %w", pol.Cycle.Version, err)
 	}
 	return &InitResult{Commit: h, Files: len(files), Registry: reg}, nil
 }

@@ -299,7 +299,49 @@ func (r *Repo) Apply(ctx context.Context, c *Change) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	head, err := r.Head()
+	return r.apply(ctx, br, c, true)
+}
+
+// ApplyTo writes the change as one signed commit on branch (a full name,
+// refs/heads/...), which need not be checked out: c.Parent must be the
+// branch's current tip, exactly as Apply wants it for HEAD's branch. The
+// worktree and index are updated only when branch is the one HEAD points to.
+func (r *Repo) ApplyTo(ctx context.Context, branch plumbing.ReferenceName, c *Change) (plumbing.Hash, error) {
+	if err := ctx.Err(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if c.Signer == nil {
+		return plumbing.ZeroHash, errors.New("commit: no signer")
+	}
+	if !branch.IsBranch() {
+		return plumbing.ZeroHash, fault.Inputf("commit: %q is not a branch (want refs/heads/...)", branch)
+	}
+	if err := layout.SafeRelPath(branch.String()); err != nil {
+		return plumbing.ZeroHash, fault.Inputf("commit: branch %q: %v", branch, err)
+	}
+	checkedOut := false
+	if cur, err := r.Branch(); err == nil && cur == branch {
+		checkedOut = true
+	}
+	return r.apply(ctx, branch, c, checkedOut)
+}
+
+// tip returns the commit branch points to, or ErrNoCommits when it does
+// not exist yet.
+func (r *Repo) tip(br plumbing.ReferenceName) (plumbing.Hash, error) {
+	ref, err := r.storage.Reference(br)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, ErrNoCommits
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", br, err)
+	}
+	return ref.Hash(), nil
+}
+
+// apply commits c on branch br; checkedOut says whether HEAD points to br.
+func (r *Repo) apply(ctx context.Context, br plumbing.ReferenceName, c *Change, checkedOut bool) (plumbing.Hash, error) {
+	head, err := r.tip(br)
 	if err != nil && !errors.Is(err, ErrNoCommits) {
 		return plumbing.ZeroHash, err
 	}
@@ -364,7 +406,7 @@ func (r *Repo) Apply(ctx context.Context, c *Change) (plumbing.Hash, error) {
 	if err := r.maintain(); err != nil {
 		return h, fmt.Errorf("commit %s landed; pack maintenance failed: %w", short(h), err)
 	}
-	if r.root != "" {
+	if r.root != "" && checkedOut {
 		if err := r.syncWorktree(c.Files, changes); err != nil {
 			return h, fmt.Errorf("commit %s landed; updating the worktree failed: %w", short(h), err)
 		}
@@ -494,7 +536,7 @@ func (r *Repo) setRef(br plumbing.ReferenceName, old, new plumbing.Hash) error {
 			os.Remove(lock)
 		}
 	}()
-	cur, err := r.Head()
+	cur, err := r.tip(br)
 	if err != nil && !errors.Is(err, ErrNoCommits) {
 		f.Close()
 		return err
@@ -523,7 +565,13 @@ func (r *Repo) setRef(br plumbing.ReferenceName, old, new plumbing.Hash) error {
 // Lock takes the repository's vios lock (flock on .git/vios.lock), waiting
 // until ctx is done. Every committing command holds it from reading HEAD to
 // moving the branch, so concurrent processes serialise instead of racing.
+// Under a context from Hold it is a no-op. Having taken the lock, it repairs
+// what a killed process may have left: ref lock files (see StaleRefLockAge)
+// and a worktree or index behind the branch.
 func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
+	if holds(ctx, r) { // the caller's Hold already owns it
+		return func() {}, nil
+	}
 	f, err := os.OpenFile(filepath.Join(r.gitDir, "vios.lock"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
@@ -531,6 +579,11 @@ func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			if err := r.recoverFromCrash(ctx); err != nil {
+				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+				return nil, err
+			}
 			return func() {
 				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 				f.Close()

@@ -21,8 +21,9 @@ import (
 // packfile instead of a dozen loose objects: creating a file is the most
 // expensive thing a commit does, and a pack costs two files however many
 // objects it holds. The pack and its index are built in memory, each written
-// with one write to a temporary file and renamed into place, pack first: a
-// crash leaves at worst a pack without an index, which git ignores.
+// with one write to a temporary file and renamed into place, index first: a
+// crash leaves at worst an index without its pack, which git and go-git
+// both ignore (go-git cannot open a repository with a pack but no index).
 //
 // Small packs are merged level by level (a log-structured merge): packs are
 // grouped by size into levels a factor of mergeFan apart, and when a level
@@ -183,11 +184,15 @@ func (r *Repo) storePack(b *packBuilder) error {
 		return err
 	}
 	base := filepath.Join(dir, "pack-"+sum.String())
-	if err := writeFileAtomic(base+".pack", pack, 0o444); err != nil {
-		return fmt.Errorf("write pack: %w", err)
-	}
+	// Index first: go-git lists packs by their .pack file and cannot open
+	// a repository holding a .pack without its .idx, while both git and
+	// go-git ignore an .idx without its .pack. A crash between the two
+	// renames must leave the latter.
 	if err := writeFileAtomic(base+".idx", idx, 0o444); err != nil {
 		return fmt.Errorf("write pack index: %w", err)
+	}
+	if err := writeFileAtomic(base+".pack", pack, 0o444); err != nil {
+		return fmt.Errorf("write pack: %w", err)
 	}
 	return nil
 }
@@ -290,12 +295,13 @@ func (r *Repo) merge(packs []packFile) error {
 	if err := r.storePack(b); err != nil {
 		return fmt.Errorf("merge packs: %w", err)
 	}
-	// The merged pack is complete and indexed: the old ones can go, index
-	// first so no reader discovers a pack that is being removed.
+	// The merged pack is complete and indexed: the old ones can go, the
+	// .pack first, so that neither a reader listing packs nor a crash half
+	// way ever finds a .pack without its .idx (see storePack).
 	for _, s := range srcs {
-		os.Remove(s.p.base + ".idx")
-		os.Remove(s.p.base + ".rev")
 		os.Remove(s.p.base + ".pack")
+		os.Remove(s.p.base + ".rev")
+		os.Remove(s.p.base + ".idx")
 	}
 	r.refresh()
 	return nil

@@ -56,7 +56,7 @@ func (r *Repo) syncWorktree(files []File, hashes map[string]plumbing.Hash) error
 	if added {
 		sort.Slice(idx.Entries, func(i, j int) bool { return idx.Entries[i].Name < idx.Entries[j].Name })
 	}
-	return r.storage.SetIndex(idx)
+	return r.writeIndex(idx)
 }
 
 // writeFileAtomic writes through a temporary file and a rename, creating

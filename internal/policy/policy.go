@@ -191,6 +191,20 @@ type Signatures struct {
 		OverlapHours int `yaml:"overlap_hours"`
 	} `yaml:"rotation"`
 	CommitSigners map[string][]string `yaml:"commit_signers"`
+	// RetentionDays is how long signature logs must be kept (0: the
+	// operations document's 365 days; never less).
+	RetentionDays int `yaml:"retention_days,omitempty"`
+}
+
+// MinLogRetentionDays is the operations document's signature-log retention.
+const MinLogRetentionDays = 365
+
+// LogRetentionDays is the signature-log retention in days.
+func (s Signatures) LogRetentionDays() int {
+	if s.RetentionDays == 0 {
+		return MinLogRetentionDays
+	}
+	return s.RetentionDays
 }
 
 // Governance is policies/governance.yaml.
@@ -471,6 +485,9 @@ func (s *Set) Validate() error {
 	}
 	if g.Verification != "strict" {
 		bad("signatures.yaml", "verification %q: only strict is allowed", g.Verification)
+	}
+	if g.RetentionDays != 0 && (g.RetentionDays < MinLogRetentionDays || g.RetentionDays > 100*366) {
+		bad("signatures.yaml", "retention_days %d: signature logs are kept at least %d days", g.RetentionDays, MinLogRetentionDays)
 	}
 	for _, kind := range sortedKeys(g.CommitSigners) {
 		for _, a := range g.CommitSigners[kind] {

@@ -1,0 +1,242 @@
+// Package sla runs the deviation SLA engine: each deviation follows its
+// type's escalation timeline from policies/governance.yaml (alert at once,
+// at the latest alert_within after detection; investigation start; a status
+// update every status_update_interval while open; root cause and
+// remediation plan due at the SLA, else an SLA breach escalated to the
+// emergency protocol), every notification goes to every alert sink (stderr,
+// a JSON webhook, GitHub issues) one deviation at a time, and every event
+// and delivery is appended to the deviation's history in a signed commit.
+package sla
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/vision-ios/vios/internal/deviation"
+	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/gov"
+	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/signing"
+)
+
+// TickReport is what one tick found, sent and committed.
+type TickReport struct {
+	// Head is the commit the tick read; Commit the one it made ("" when
+	// nothing was due).
+	Head       string `json:"head"`
+	Commit     string `json:"commit,omitempty"`
+	At         string `json:"at"`
+	Deviations int    `json:"deviations"`
+	Open       int    `json:"open"`
+	Changed    int    `json:"changed"`
+	Report
+	// Problems are records the tick could not read (left untouched).
+	Problems   []string `json:"problems"`
+	DurationMS float64  `json:"duration_ms"`
+}
+
+// Tick is one run of the SLA engine, meant for cron (every 5 min) and for
+// `vios serve` (every minute): under the repository lock it reads every
+// deviation at HEAD, appends the events due at now, sends them through
+// sinks (nil: the sinks policies/governance.yaml configures, with default
+// options), retries earlier failed deliveries, and commits all new events
+// in one commit signed by CODE — none when nothing was due. code must be
+// CODE's ACTIVE registry key.
+func Tick(ctx context.Context, r *ledger.Repo, code *signing.Signer, sinks []Sink, now time.Time) (*TickReport, error) {
+	start := time.Now()
+	unlock, err := r.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	snap, err := gov.Load(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(snap, code, "CODE", now); err != nil {
+		return nil, err
+	}
+	if sinks == nil {
+		if sinks, err = NewSinks(snap.Policy.Governance.AlertSinks, SinkOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	recs, problems, err := Load(r, snap.Commit)
+	if err != nil {
+		return nil, err
+	}
+	rep := &TickReport{Head: snap.Commit.String(), At: now.UTC().Format(time.RFC3339), Deviations: len(recs), Problems: problems}
+	sizes := make([]int, len(recs))
+	for i, d := range recs {
+		sizes[i] = len(d.Events)
+	}
+	n := &Notifier{Policy: snap.Policy, Sinks: sinks}
+	rep.Report = *n.Advance(ctx, recs, now)
+	var files []ledger.File
+	var lines []string
+	for i, d := range recs {
+		if d.Open() {
+			rep.Open++
+		}
+		if len(d.Events) == sizes[i] {
+			continue
+		}
+		files = append(files, ledger.File{Path: d.Path(), Data: d.Marshal()})
+		var types []string
+		for _, e := range d.Events[sizes[i]:] {
+			types = append(types, e.Type)
+		}
+		lines = append(lines, d.ID+": "+strings.Join(types, ", "))
+	}
+	rep.Changed = len(files)
+	if len(files) > 0 {
+		ssh, err := code.SSH()
+		if err != nil {
+			return nil, err
+		}
+		subject := fmt.Sprintf("sla tick: %d events on %d deviations", len(rep.Events), len(files))
+		if rep.Breaches > 0 {
+			subject += fmt.Sprintf(", %d SLA breaches escalated to LARS", rep.Breaches)
+		}
+		h, err := r.Apply(ctx, &ledger.Change{
+			Subject: subject,
+			Body:    fmt.Sprintf("Tick at %s: %d delivered, %d failed, %d not attempted.\n\n%s", rep.At, rep.Delivered, rep.Failed, rep.Skipped, strings.Join(lines, "\n")),
+			Trailers: [][2]string{
+				{"Vios-Artifact", "deviation"},
+				{"Vios-Date", now.UTC().Format("2006-01-02")},
+				{"Vios-Agent", "CODE"},
+				{"Vios-Baseline", snap.Policy.Cycle.Version},
+			},
+			Files: files, Author: gov.Author("CODE"), When: now, Signer: ssh, Parent: snap.Commit,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sla tick: commit %d deviation records: %w", len(files), err)
+		}
+		rep.Commit = h.String()
+	}
+	rep.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	return rep, nil
+}
+
+// checkKey refuses a signer whose key is not agent's ACTIVE registry key.
+func checkKey(snap *gov.Snapshot, s *signing.Signer, agent string, now time.Time) error {
+	if s == nil || s.Agent != agent {
+		return fault.Inputf("a %s key is required", agent)
+	}
+	if e, ok := snap.Registry.Current(agent, now); !ok || !e.Public().Equal(s.Public()) {
+		return fault.Governancef("the %s key given is not %s's ACTIVE registry key; refusing to sign", agent, agent)
+	}
+	return nil
+}
+
+// parsed caches records by blob hash (content-addressed, so never stale;
+// bounded, since every tick that changes a record makes a new blob);
+// callers get a copy, since a pass appends to the records it is given.
+var parsed = struct {
+	sync.Mutex
+	m map[plumbing.Hash]*deviation.Record
+}{m: map[plumbing.Hash]*deviation.Record{}}
+
+const maxParsed = 1 << 14
+
+func cached(h plumbing.Hash) (*deviation.Record, bool) {
+	parsed.Lock()
+	defer parsed.Unlock()
+	d, ok := parsed.m[h]
+	return d, ok
+}
+
+func remember(h plumbing.Hash, d *deviation.Record) {
+	parsed.Lock()
+	defer parsed.Unlock()
+	if len(parsed.m) >= maxParsed {
+		clear(parsed.m)
+	}
+	parsed.m[h] = d
+}
+
+// Load reads every deviation record at commit h, sorted by id. Records
+// that do not parse are listed as problems, not fatal: one bad file must
+// not stop the alerts of all the others.
+func Load(r *ledger.Repo, h plumbing.Hash) ([]*deviation.Record, []string, error) {
+	c, err := r.Commit(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	th, err := r.Lookup(c.TreeHash, layout.Deviations)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, []string{}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	tree, err := object.GetTree(r.Objects(), th)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs := make([]*deviation.Record, 0, len(tree.Entries))
+	problems := []string{}
+	for _, e := range tree.Entries {
+		if !strings.HasPrefix(e.Name, "DEV-") || !strings.HasSuffix(e.Name, ".json") || !e.Mode.IsFile() {
+			continue
+		}
+		if d, ok := cached(e.Hash); ok {
+			recs = append(recs, clone(d))
+			continue
+		}
+		data, err := r.ReadBlob(e.Hash)
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := deviation.Parse(data)
+		if err == nil && d.ID+".json" != e.Name {
+			err = fmt.Errorf("holds %s", d.ID)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s/%s: %v", layout.Deviations, e.Name, err))
+			continue
+		}
+		remember(e.Hash, clone(d))
+		recs = append(recs, d)
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
+	return recs, problems, nil
+}
+
+// clone copies a record deeply enough that appending events and filling
+// their deliveries never touches the original.
+func clone(d *deviation.Record) *deviation.Record {
+	c := *d
+	c.Events = make([]deviation.Event, len(d.Events), len(d.Events)+8)
+	copy(c.Events, d.Events)
+	return &c
+}
+
+// Find reads one deviation at commit h; an unknown id is bad input (exit 2).
+func Find(r *ledger.Repo, h plumbing.Hash, id string) (*deviation.Record, error) {
+	if err := deviation.CheckID(id); err != nil {
+		return nil, err
+	}
+	p := layout.Deviations + "/" + id + ".json"
+	data, err := r.ReadFile(h, p)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, fault.Inputf("unknown deviation %s (see `vios deviation list`)", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := deviation.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return d, nil
+}

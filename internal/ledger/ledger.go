@@ -518,7 +518,27 @@ func sortEntries(e []object.TreeEntry) {
 // setRef moves branch from old to new the way git does: write a lock file,
 // check the current value, rename into place. A crash leaves the old value.
 func (r *Repo) setRef(br plumbing.ReferenceName, old, new plumbing.Hash) error {
-	p := filepath.Join(r.gitDir, filepath.FromSlash(br.String()))
+	return r.lockedRefWrite(br, new, func() (bool, error) {
+		cur, err := r.tip(br)
+		if err != nil && !errors.Is(err, ErrNoCommits) {
+			return false, err
+		}
+		if cur != old {
+			return false, fmt.Errorf("%w: %s is at %s, expected %s", ErrMoved, br.Short(), short(cur), short(old))
+		}
+		return true, nil
+	})
+}
+
+// lockedRefWrite changes a loose reference the way git does: it creates
+// name.lock exclusively, runs check while holding it (check compares the
+// current value and says whether to proceed), then renames the new value
+// into place — or, for a zero new value, deletes the reference. A crash
+// leaves the old value. No fsync: the rename is atomic, so a killed process
+// leaves the old or the new value; durability across power loss is the
+// filesystem's, as for git itself with its default core.fsync.
+func (r *Repo) lockedRefWrite(name plumbing.ReferenceName, new plumbing.Hash, check func() (proceed bool, err error)) error {
+	p := filepath.Join(r.gitDir, filepath.FromSlash(name.String()))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
@@ -530,24 +550,25 @@ func (r *Repo) setRef(br plumbing.ReferenceName, old, new plumbing.Hash) error {
 		}
 		return err
 	}
-	committed := false
+	renamed := false
 	defer func() {
-		if !committed {
+		if !renamed {
 			os.Remove(lock)
 		}
 	}()
-	cur, err := r.tip(br)
-	if err != nil && !errors.Is(err, ErrNoCommits) {
+	proceed, err := check()
+	if err != nil || !proceed {
 		f.Close()
 		return err
 	}
-	if cur != old {
+	if new.IsZero() {
 		f.Close()
-		return fmt.Errorf("%w: %s is at %s, expected %s", ErrMoved, br.Short(), short(cur), short(old))
+		// Removes the loose file and any packed-refs entry.
+		if err := r.storage.RemoveReference(name); err != nil {
+			return fmt.Errorf("delete %s: %w", name, err)
+		}
+		return nil
 	}
-	// No fsync: the rename is atomic, so a killed process leaves the old or
-	// the new value; durability across power loss is the filesystem's, as
-	// for git itself with its default core.fsync.
 	if _, err := f.WriteString(new.String() + "\n"); err != nil {
 		f.Close()
 		return err
@@ -558,7 +579,7 @@ func (r *Repo) setRef(br plumbing.ReferenceName, old, new plumbing.Hash) error {
 	if err := os.Rename(lock, p); err != nil {
 		return err
 	}
-	committed = true
+	renamed = true
 	return nil
 }
 

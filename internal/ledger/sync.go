@@ -52,56 +52,16 @@ func (r *Repo) UpdateRef(name plumbing.ReferenceName, old, new plumbing.Hash) er
 	if !strings.HasPrefix(name.String(), "refs/") || layout.SafeRelPath(name.String()) != nil {
 		return fmt.Errorf("update ref %q: not a safe refs/ name", name)
 	}
-	p := filepath.Join(r.gitDir, filepath.FromSlash(name.String()))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	lock := p + ".lock"
-	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%w: %s exists (remove it if no git process is running)", ErrMoved, lock)
+	return r.lockedRefWrite(name, new, func() (bool, error) {
+		cur, err := r.Ref(name)
+		if err != nil {
+			return false, err
 		}
-		return err
-	}
-	done := false
-	defer func() {
-		if !done {
-			os.Remove(lock)
+		if cur != old {
+			return false, fmt.Errorf("%w: %s is at %s, expected %s", ErrMoved, name, short(cur), short(old))
 		}
-	}()
-	cur, err := r.Ref(name)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	if cur != old {
-		f.Close()
-		return fmt.Errorf("%w: %s is at %s, expected %s", ErrMoved, name, short(cur), short(old))
-	}
-	if new.IsZero() {
-		f.Close()
-		if cur.IsZero() {
-			return nil
-		}
-		// Removes the loose file and any packed-refs entry.
-		if err := r.storage.RemoveReference(name); err != nil {
-			return fmt.Errorf("delete %s: %w", name, err)
-		}
-		return nil
-	}
-	if _, err := f.WriteString(new.String() + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(lock, p); err != nil {
-		return err
-	}
-	done = true
-	return nil
+		return !(new.IsZero() && cur.IsZero()), nil // deleting an absent ref is done
+	})
 }
 
 // WriteObjects stores objects that came from elsewhere (a fetch) as one

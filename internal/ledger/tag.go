@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -93,38 +91,10 @@ func (r *Repo) CreateTag(ctx context.Context, t *Tag) (plumbing.Hash, error) {
 // createRef writes a new loose ref the way git does (lock file, rename),
 // refusing one that exists meanwhile.
 func (r *Repo) createRef(name plumbing.ReferenceName, h plumbing.Hash) error {
-	p := filepath.Join(r.gitDir, filepath.FromSlash(name.String()))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	lock := p + ".lock"
-	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%w: %s exists (remove it if no git process is running)", ErrMoved, lock)
+	return r.lockedRefWrite(name, h, func() (bool, error) {
+		if _, err := r.storage.Reference(name); err == nil {
+			return false, ErrTagExists
 		}
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.Remove(lock)
-		}
-	}()
-	if _, err := r.storage.Reference(name); err == nil {
-		f.Close()
-		return ErrTagExists
-	}
-	if _, err := f.WriteString(h.String() + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(lock, p); err != nil {
-		return err
-	}
-	committed = true
-	return nil
+		return true, nil
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -91,10 +92,14 @@ func (b *packBuilder) addObject(obj *plumbing.MemoryObject) error {
 	}
 	b.buf.WriteByte(c)
 	if b.zw == nil {
-		b.zw, _ = zlib.NewWriterLevel(&b.buf, zlib.BestSpeed)
-	} else {
-		b.zw.Reset(&b.buf)
+		// A compressor allocates ~1 MB of tables: reuse them across packs.
+		if zw, ok := zlibPool.Get().(*zlib.Writer); ok {
+			b.zw = zw
+		} else {
+			b.zw, _ = zlib.NewWriterLevel(&b.buf, zlib.BestSpeed)
+		}
 	}
+	b.zw.Reset(&b.buf)
 	zw := b.zw
 	rd, err := obj.Reader()
 	if err != nil {
@@ -118,8 +123,16 @@ func (b *packBuilder) addRaw(h plumbing.Hash, crc uint32, raw []byte) {
 	b.buf.Write(raw)
 }
 
-// finish returns the pack, its checksum and its index.
+// zlibPool keeps compressors between packs.
+var zlibPool sync.Pool
+
+// finish returns the pack, its checksum and its index, and gives the
+// compressor back to the pool.
 func (b *packBuilder) finish() (pack []byte, sum plumbing.Hash, idx []byte) {
+	if b.zw != nil {
+		zlibPool.Put(b.zw)
+		b.zw = nil
+	}
 	pack = b.buf.Bytes()
 	binary.BigEndian.PutUint32(pack[8:12], uint32(len(b.entries)))
 	s := sha1.Sum(pack)

@@ -30,7 +30,13 @@ bench: build ## benchmarks, plus the same work through the git CLI for the ratio
 	  $(GO) test -run='^$$' -bench='SignedCommit' -benchtime=2000x -count=1 ./internal/ledger/ && \
 	  $(GO) test -run='^$$' -bench='CommitFlatness' -benchtime=1x -count=1 -timeout=30m ./internal/ledger/ && \
 	  $(GO) test -run='^$$' -bench='Cycle' -benchtime=500x -count=1 ./internal/cycle/ && \
-	  $(GO) test -run='^$$' -bench='AuditVerify' -benchtime=5x -count=1 ./internal/audit/ ; } | tee .bench.txt
+	  $(GO) test -run='^$$' -bench='AuditVerify' -benchtime=5x -count=1 ./internal/audit/ && \
+	  $(GO) test -run='^$$' -bench='DailyReport|Guard' -benchtime=5x -count=1 -timeout=60m ./internal/costreport/ && \
+	  $(GO) test -run='^$$' -bench='Replay' -benchtime=10x -count=1 ./internal/determinism/ && \
+	  $(GO) test -run='^$$' -bench='WeeklyAttestation' -benchtime=5x -count=1 ./internal/attest/ && \
+	  $(GO) test -run='^$$' -bench='FreezeCheck' -count=1 ./internal/freeze/ && \
+	  $(GO) test -run='^$$' -bench='Tick' -benchtime=5x -count=1 ./internal/sla/ && \
+	  $(GO) test -run='^$$' -bench='ConcurrentPush' -benchtime=1x -count=1 -timeout=30m ./internal/remote/ ; } | tee .bench.txt
 	./scripts/bench-git.sh
 
 .PHONY: lint
@@ -41,12 +47,15 @@ lint: ## go vet, staticcheck, gofmt and actionlint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target for 20s
-	$(GO) test -run='^$$' -fuzz=FuzzParseKlines -fuzztime=20s ./internal/market/
-	$(GO) test -run='^$$' -fuzz=FuzzParseCSV -fuzztime=20s ./internal/market/
-	$(GO) test -run='^$$' -fuzz=FuzzParseJSONLines -fuzztime=20s ./internal/news/
-	$(GO) test -run='^$$' -fuzz=FuzzParseLog -fuzztime=20s ./internal/cycle/
-	$(GO) test -run='^$$' -fuzz=FuzzParseEvidence -fuzztime=20s ./internal/cycle/
+FUZZ_TIME ?= 20s
+FUZZ_TARGETS := \
+	internal/market:FuzzParseKlines internal/market:FuzzParseCSV internal/news:FuzzParseJSONLines \
+	internal/cycle:FuzzParseLog internal/cycle:FuzzParseEvidence internal/policy:FuzzDecodePolicy \
+	internal/llm:FuzzParseChatResponse internal/changereq:FuzzParseDocument \
+	internal/freeze:FuzzParseManifest internal/freeze:FuzzDeclaredPaths internal/freeze:FuzzParseTree internal/freeze:FuzzApplyDelta
+fuzz: ## run every fuzz target for FUZZ_TIME (default 20s)
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$pkg $$fn"; $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZ_TIME) ./$$pkg/ || exit 1; done
 
 .PHONY: clean
 clean: ## remove build output

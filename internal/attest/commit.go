@@ -37,20 +37,11 @@ var ErrDiffers = errors.New("an attestation with different content is already co
 // CODE with the pause or on its own. Re-running a
 // week whose attestation is committed with the same content does nothing.
 func Commit(ctx context.Context, r *ledger.Repo, vega, code *signing.Signer, sunday, now time.Time) (*Committed, error) {
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := gov.Begin(ctx, r, now, vega, code)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	snap, err := gov.Load(r)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range []*signing.Signer{vega, code} {
-		if _, ok := snap.Registry.KeyAt(s.Agent, s.Public(), now); !ok {
-			return nil, fault.Governancef("%s's key is not its ACTIVE registry key", s.Agent)
-		}
-	}
 	a, err := Build(ctx, r, snap, sunday)
 	if err != nil {
 		return nil, err

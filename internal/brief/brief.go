@@ -424,18 +424,11 @@ func firstDay(r *ledger.Repo, tree plumbing.Hash) (time.Time, bool) {
 // Commit writes the brief signed by CODE; an identical brief is left alone,
 // a different one refused (canonical evidence is append-only).
 func Commit(ctx context.Context, r *ledger.Repo, code *signing.Signer, now time.Time) (md []byte, h plumbing.Hash, existing bool, err error) {
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := gov.Begin(ctx, r, now, code)
 	if err != nil {
 		return nil, plumbing.ZeroHash, false, err
 	}
 	defer unlock()
-	snap, err := gov.Load(r)
-	if err != nil {
-		return nil, plumbing.ZeroHash, false, err
-	}
-	if _, ok := snap.Registry.KeyAt("CODE", code.Public(), now); !ok {
-		return nil, plumbing.ZeroHash, false, fault.Governancef("CODE's key is not its ACTIVE registry key")
-	}
 	md, err = Build(ctx, r, snap)
 	if err != nil {
 		return nil, plumbing.ZeroHash, false, err

@@ -100,15 +100,11 @@ func printStatus(w io.Writer, s *status.Status) {
 // already holds it.
 func commitStatus(ctx context.Context, r *ledger.Repo, code *signing.Signer, s *status.Status, now time.Time) error {
 	md := s.Markdown()
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := gov.Begin(ctx, r, now, code)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	snap, err := gov.Load(r)
-	if err != nil {
-		return err
-	}
 	if snap.Commit.String() != s.Head {
 		return fault.Inputf("status: the repository moved while deriving the status; run again")
 	}

@@ -314,18 +314,11 @@ var ErrReportDiffers = errors.New("a different report for this date is already c
 // already committed with identical content is left alone; different content
 // is refused.
 func Commit(ctx context.Context, r *ledger.Repo, code *signing.Signer, day, now time.Time) (*Committed, error) {
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := gov.Begin(ctx, r, now, code)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	snap, err := gov.Load(r)
-	if err != nil {
-		return nil, err
-	}
-	if e, ok := snap.Registry.KeyAt("CODE", code.Public(), now); !ok || e == nil {
-		return nil, fault.Governancef("CODE's key is not its ACTIVE registry key; refusing to sign the report")
-	}
 	rep, err := Build(r, snap.Commit, snap.Policy, day)
 	if err != nil {
 		return nil, err

@@ -114,7 +114,7 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 		signers[a] = s
 	}
 	code := signers["CODE"]
-	if e, ok := snap.Registry.Current("CODE", clk.Now()); !ok || !e.Public().Equal(code.Public()) {
+	if _, ok := snap.Registry.KeyAt("CODE", code.Public(), clk.Now()); !ok {
 		return nil, fault.Governancef("CODE's key does not match its ACTIVE registry key; refusing to sign governance commits")
 	}
 

@@ -6,9 +6,11 @@
 package gov
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
+	"github.com/vision-ios/vios/internal/signing"
 	"github.com/vision-ios/vios/internal/state"
 )
 
@@ -119,4 +122,27 @@ func ReadRegistry(r *ledger.Repo, h plumbing.Hash) (*keys.Registry, error) {
 		return nil, fmt.Errorf("read registry: %w", err)
 	}
 	return keys.ParseRegistry(data)
+}
+
+// Begin starts a committing command: it takes the repository lock, loads
+// the snapshot at HEAD, and checks that every signer holds its agent's
+// registry key valid at now, so no command signs with a key the audit would
+// reject. The caller releases the lock with the returned func.
+func Begin(ctx context.Context, r *ledger.Repo, now time.Time, signers ...*signing.Signer) (*Snapshot, func(), error) {
+	unlock, err := r.Lock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := Load(r)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	for _, s := range signers {
+		if _, ok := snap.Registry.KeyAt(s.Agent, s.Public(), now); !ok {
+			unlock()
+			return nil, nil, fault.Governancef("the %s key given is not %s's ACTIVE registry key; refusing to sign", s.Agent, s.Agent)
+		}
+	}
+	return snap, unlock, nil
 }

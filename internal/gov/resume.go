@@ -24,18 +24,11 @@ func Resume(ctx context.Context, r *ledger.Repo, lars *signing.Signer, reason st
 	if reason == "" {
 		return plumbing.ZeroHash, nil, fault.Inputf("resume: --reason is required (it goes into the audit trail)")
 	}
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := Begin(ctx, r, now, lars)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
 	defer unlock()
-	snap, err := Load(r)
-	if err != nil {
-		return plumbing.ZeroHash, nil, err
-	}
-	if e, ok := snap.Registry.Current("LARS", now); !ok || !e.Public().Equal(lars.Public()) {
-		return plumbing.ZeroHash, nil, fault.Governancef("resume: the LARS key given is not LARS's ACTIVE registry key")
-	}
 	st := *snap.State
 	if st.State == state.Running {
 		return snap.Commit, &st, fault.Inputf("resume: production is already RUNNING")

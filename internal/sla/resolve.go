@@ -45,18 +45,11 @@ func Note(ctx context.Context, r *ledger.Repo, code *signing.Signer, sinks []Sin
 	if err := deviation.CheckID(id); err != nil {
 		return nil, err
 	}
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := begin(ctx, r, code, "CODE", now)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	snap, err := gov.Load(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkKey(snap, code, "CODE", now); err != nil {
-		return nil, err
-	}
 	d, err := Find(r, snap.Commit, id)
 	if err != nil {
 		return nil, err
@@ -111,18 +104,11 @@ func Resolve(ctx context.Context, r *ledger.Repo, lars *signing.Signer, sinks []
 	if err := deviation.CheckID(id); err != nil {
 		return nil, err
 	}
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := begin(ctx, r, lars, "LARS", now)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	snap, err := gov.Load(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkKey(snap, lars, "LARS", now); err != nil {
-		return nil, err
-	}
 	d, err := Find(r, snap.Commit, id)
 	if err != nil {
 		return nil, err

@@ -53,18 +53,11 @@ type TickReport struct {
 // CODE's ACTIVE registry key.
 func Tick(ctx context.Context, r *ledger.Repo, code *signing.Signer, sinks []Sink, now time.Time) (*TickReport, error) {
 	start := time.Now()
-	unlock, err := r.Lock(ctx)
+	snap, unlock, err := begin(ctx, r, code, "CODE", now)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	snap, err := gov.Load(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkKey(snap, code, "CODE", now); err != nil {
-		return nil, err
-	}
 	if sinks == nil {
 		if sinks, err = NewSinks(snap.Policy.Governance.AlertSinks, SinkOptions{}); err != nil {
 			return nil, err
@@ -127,15 +120,13 @@ func Tick(ctx context.Context, r *ledger.Repo, code *signing.Signer, sinks []Sin
 	return rep, nil
 }
 
-// checkKey refuses a signer whose key is not agent's ACTIVE registry key.
-func checkKey(snap *gov.Snapshot, s *signing.Signer, agent string, now time.Time) error {
+// begin checks that s is agent's key (another agent's is bad input), then
+// starts the command through gov.Begin.
+func begin(ctx context.Context, r *ledger.Repo, s *signing.Signer, agent string, now time.Time) (*gov.Snapshot, func(), error) {
 	if s == nil || s.Agent != agent {
-		return fault.Inputf("a %s key is required", agent)
+		return nil, nil, fault.Inputf("a %s key is required", agent)
 	}
-	if e, ok := snap.Registry.Current(agent, now); !ok || !e.Public().Equal(s.Public()) {
-		return fault.Governancef("the %s key given is not %s's ACTIVE registry key; refusing to sign", agent, agent)
-	}
-	return nil
+	return gov.Begin(ctx, r, now, s)
 }
 
 // parsed caches records by blob hash (content-addressed, so never stale;

@@ -378,19 +378,9 @@ func (r *Repo) apply(ctx context.Context, br plumbing.ReferenceName, c *Change, 
 	if !c.Parent.IsZero() {
 		commit.ParentHashes = []plumbing.Hash{c.Parent}
 	}
-	unsigned := &plumbing.MemoryObject{}
-	if err := commit.EncodeWithoutSignature(unsigned); err != nil {
+	if commit.PGPSignature, err = sshSign(commit.EncodeWithoutSignature, c.Signer); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	payload, err := readAll(unsigned)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	armored, err := c.Signer.SignGit(payload)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	commit.PGPSignature = string(armored)
 	obj := &plumbing.MemoryObject{}
 	if err := commit.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
@@ -419,6 +409,24 @@ func short(h plumbing.Hash) string {
 		return "(no commit)"
 	}
 	return h.String()[:12]
+}
+
+// sshSign encodes a commit or tag without its signature and returns git's
+// armored SSH signature over those bytes.
+func sshSign(encodeUnsigned func(plumbing.EncodedObject) error, s *signing.SSHSigner) (string, error) {
+	unsigned := &plumbing.MemoryObject{}
+	if err := encodeUnsigned(unsigned); err != nil {
+		return "", err
+	}
+	payload, err := readAll(unsigned)
+	if err != nil {
+		return "", err
+	}
+	armored, err := s.SignGit(payload)
+	if err != nil {
+		return "", err
+	}
+	return string(armored), nil
 }
 
 func readAll(o plumbing.EncodedObject) ([]byte, error) {

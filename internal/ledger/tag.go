@@ -59,19 +59,10 @@ func (r *Repo) CreateTag(ctx context.Context, t *Tag) (plumbing.Hash, error) {
 		TargetType: plumbing.CommitObject,
 		Target:     t.Target,
 	}
-	unsigned := &plumbing.MemoryObject{}
-	if err := tag.EncodeWithoutSignature(unsigned); err != nil {
+	var err error
+	if tag.PGPSignature, err = sshSign(tag.EncodeWithoutSignature, t.Signer); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	payload, err := readAll(unsigned)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	armored, err := t.Signer.SignGit(payload)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	tag.PGPSignature = string(armored)
 	obj := &plumbing.MemoryObject{}
 	if err := tag.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err

@@ -52,7 +52,8 @@ FUZZ_TARGETS := \
 	internal/market:FuzzParseKlines internal/market:FuzzParseCSV internal/news:FuzzParseJSONLines \
 	internal/cycle:FuzzParseLog internal/cycle:FuzzParseEvidence internal/policy:FuzzDecodePolicy \
 	internal/llm:FuzzParseChatResponse internal/changereq:FuzzParseDocument \
-	internal/freeze:FuzzParseManifest internal/freeze:FuzzDeclaredPaths internal/freeze:FuzzParseTree internal/freeze:FuzzApplyDelta
+	internal/freeze:FuzzParseManifest internal/freeze:FuzzDeclaredPaths internal/freeze:FuzzParseTree internal/freeze:FuzzApplyDelta \
+	internal/ledger:FuzzParseTree internal/ledger:FuzzApplyDelta
 fuzz: ## run every fuzz target for FUZZ_TIME (default 20s)
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$pkg $$fn"; $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZ_TIME) ./$$pkg/ || exit 1; done

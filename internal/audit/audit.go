@@ -121,7 +121,11 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 					if ctx.Err() != nil {
 						break
 					}
-					results[i] = c.commit(commits[i])
+					var parent *object.Commit
+					if i > 0 {
+						parent = commits[i-1]
+					}
+					results[i] = c.commit(commits[i], parent)
 				}
 			}
 		}()
@@ -232,20 +236,17 @@ type checker struct {
 	trees map[plumbing.Hash]map[string]object.TreeEntry // decoded trees, bounded
 }
 
-func (c *checker) commit(cm *object.Commit) commitResult {
+// commit checks one commit of the first-parent chain; parent is the
+// previous commit of the chain (nil for the root).
+func (c *checker) commit(cm, parent *object.Commit) commitResult {
 	var res commitResult
 	id := cm.Hash.String()
 	fail := func(file, check, format string, args ...any) {
 		res.failures = append(res.failures, Failure{Commit: id, File: file, Check: check, Reason: fmt.Sprintf(format, args...)})
 	}
 	var parentTree plumbing.Hash
-	if len(cm.ParentHashes) > 0 {
-		p, err := c.r.Commit(cm.ParentHashes[0])
-		if err != nil {
-			fail("", "history", "read parent: %v", err)
-			return res
-		}
-		parentTree = p.TreeHash
+	if parent != nil {
+		parentTree = parent.TreeHash
 	}
 	changes, err := c.diffTrees(parentTree, cm.TreeHash, "")
 	if err != nil {
@@ -321,7 +322,7 @@ func (c *checker) commit(cm *object.Commit) commitResult {
 
 // stateChange returns the operational state before and after a commit.
 func (c *checker) stateChange(parentTree, newBlob plumbing.Hash) (from, to string) {
-	old, err := c.r.ReadTreeFile(parentTree, layout.StateFile)
+	old, err := c.readFile(parentTree, layout.StateFile)
 	if err != nil {
 		return "", ""
 	}

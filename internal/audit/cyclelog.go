@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/cycle"
@@ -66,7 +67,7 @@ func (c *checker) cycleLog(cm *object.Commit, ch change, res *commitResult, fail
 	res.logs = append(res.logs, link)
 
 	evPath, _ := layout.EvidenceForLog(ch.path)
-	evData, err := c.r.ReadFile(cm.Hash, evPath)
+	evData, err := c.readFile(cm.TreeHash, evPath)
 	if err != nil {
 		if errors.Is(err, ledger.ErrNotFound) {
 			fail(evPath, "evidence", "evidence bundle for cycle %s is missing", id)
@@ -79,6 +80,15 @@ func (c *checker) cycleLog(cm *object.Commit, ch change, res *commitResult, fail
 	if err := checkEvidence(lg, evData); err != nil {
 		fail(evPath, "evidence", "%v", err)
 	}
+}
+
+// readFile reads path below tree root through the decoded-tree cache.
+func (c *checker) readFile(root plumbing.Hash, path string) ([]byte, error) {
+	h, err := c.lookup(root, path)
+	if err != nil {
+		return nil, err
+	}
+	return c.r.ReadBlob(h)
 }
 
 func (c *checker) verifyOperation(cycleID string, op cycle.OperationSignature) error {

@@ -2,12 +2,15 @@ package audit
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/signing"
 )
 
@@ -91,12 +94,12 @@ func (c *checker) entries(h plumbing.Hash) (map[string]object.TreeEntry, error) 
 	if m, ok := c.trees[h]; ok {
 		return m, nil
 	}
-	t, err := object.GetTree(c.r.Objects(), h)
+	entries, err := c.r.ReadTree(h)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]object.TreeEntry, len(t.Entries))
-	for _, e := range t.Entries {
+	m := make(map[string]object.TreeEntry, len(entries))
+	for _, e := range entries {
 		m[e.Name] = e
 	}
 	if len(c.trees) > 4096 {
@@ -104,6 +107,23 @@ func (c *checker) entries(h plumbing.Hash) (map[string]object.TreeEntry, error) 
 	}
 	c.trees[h] = m
 	return m, nil
+}
+
+// lookup resolves path below tree root through the decoded-tree cache.
+func (c *checker) lookup(root plumbing.Hash, path string) (plumbing.Hash, error) {
+	cur := root
+	for seg := range strings.SplitSeq(path, "/") {
+		m, err := c.entries(cur)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		e, ok := m[seg]
+		if !ok {
+			return plumbing.ZeroHash, fmt.Errorf("%s: %w", path, ledger.ErrNotFound)
+		}
+		cur = e.Hash
+	}
+	return cur, nil
 }
 
 func (c *checker) addAll(e object.TreeEntry, p string, kind changeKind) ([]change, error) {

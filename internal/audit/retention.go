@@ -16,7 +16,7 @@ import (
 // deviationAppended checks that a modified deviation record only gained
 // events: the one change canonical evidence may undergo in place.
 func (c *checker) deviationAppended(parentTree plumbing.Hash, ch change) error {
-	old, err := c.r.ReadTreeFile(parentTree, ch.path)
+	old, err := c.readFile(parentTree, ch.path)
 	if err != nil {
 		return fmt.Errorf("read the previous version: %w", err)
 	}

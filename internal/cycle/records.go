@@ -3,8 +3,8 @@ package cycle
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/layout"
@@ -149,16 +149,13 @@ func ParseEvidence(data []byte) (*Evidence, error) {
 	return &e, nil
 }
 
+// strictJSON decodes exactly one JSON value into v, refusing unknown or
+// duplicate keys, keys that differ only in case, invalid UTF-8 and
+// trailing data. It uses the JSON v2 decoder, which is several times
+// faster than encoding/json on evidence bundles and is stricter by
+// default; an audit parses two records per cycle.
 func strictJSON(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true))
 }
 
 // Marshal writes the evidence bundle: the envelope indented for people, each

@@ -48,6 +48,7 @@ var (
 type Repo struct {
 	Git     *git.Repository
 	storage *filesystem.Storage
+	odb     *odb
 	gitDir  string
 	root    string // worktree root; "" when bare
 
@@ -81,7 +82,7 @@ func Open(dir string) (*Repo, error) {
 		st.Close()
 		return nil, fault.Input(fmt.Errorf("repo %s: %w", dir, err))
 	}
-	return &Repo{Git: repo, storage: st, gitDir: gitDir, root: root}, nil
+	return &Repo{Git: repo, storage: st, odb: newODB(gitDir), gitDir: gitDir, root: root}, nil
 }
 
 func isBare(dir string) bool {
@@ -129,7 +130,10 @@ func InitBare(dir string) (*Repo, error) {
 }
 
 // Close releases the kept pack descriptors.
-func (r *Repo) Close() error { return r.storage.Close() }
+func (r *Repo) Close() error {
+	r.odb.close()
+	return r.storage.Close()
+}
 
 // GitDir is the repository's git directory.
 func (r *Repo) GitDir() string { return r.gitDir }
@@ -193,12 +197,12 @@ func (r *Repo) Lookup(t plumbing.Hash, path string) (plumbing.Hash, error) {
 	cur := t
 	segs := strings.Split(path, "/")
 	for i, seg := range segs {
-		tree, err := object.GetTree(r.Objects(), cur)
+		entries, err := r.ReadTree(cur)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
 		found := false
-		for _, e := range tree.Entries {
+		for _, e := range entries {
 			if e.Name == seg {
 				if i < len(segs)-1 && e.Mode != filemode.Dir {
 					return plumbing.ZeroHash, fmt.Errorf("%s: %w", path, ErrNotFound)
@@ -214,8 +218,16 @@ func (r *Repo) Lookup(t plumbing.Hash, path string) (plumbing.Hash, error) {
 	return cur, nil
 }
 
-// ReadBlob returns a blob's content.
+// ReadBlob returns a blob's content; the caller owns the slice.
 func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
+	if _, ok := r.recent[h]; !ok {
+		if t, data, err := r.odb.object(h); err == nil {
+			if t != plumbing.BlobObject {
+				return nil, fmt.Errorf("object %s is a %s, not a blob: %w", h, t, plumbing.ErrObjectNotFound)
+			}
+			return data, nil
+		}
+	}
 	obj, err := r.Objects().EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, err

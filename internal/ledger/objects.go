@@ -51,6 +51,17 @@ func (o objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing
 	if m, ok := o.r.recent[h]; ok && (t == plumbing.AnyObject || m.Type() == t) {
 		return m, nil
 	}
+	if typ, data, err := o.r.odb.object(h); err == nil {
+		if t != plumbing.AnyObject && typ != t {
+			return nil, plumbing.ErrObjectNotFound
+		}
+		m := &plumbing.MemoryObject{}
+		m.SetType(typ)
+		m.SetSize(int64(len(data)))
+		m.Write(data)
+		return m, nil
+	}
+	// go-git reads what the odb does not: alternates, other index versions.
 	obj, err := o.r.storage.EncodedObject(t, h)
 	if err == nil {
 		return obj, nil
@@ -77,7 +88,7 @@ func (o objects) IterEncodedObjects(t plumbing.ObjectType) (storer.EncodedObject
 }
 
 func (o objects) HasEncodedObject(h plumbing.Hash) error {
-	if _, ok := o.r.recent[h]; ok {
+	if _, ok := o.r.recent[h]; ok || o.r.odb.has(h) {
 		return nil
 	}
 	if err := o.r.storage.HasEncodedObject(h); err == nil {

@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
+	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -55,11 +57,7 @@ func (o objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing
 		if t != plumbing.AnyObject && typ != t {
 			return nil, plumbing.ErrObjectNotFound
 		}
-		m := &plumbing.MemoryObject{}
-		m.SetType(typ)
-		m.SetSize(int64(len(data)))
-		m.Write(data)
-		return m, nil
+		return &readObject{h: h, t: typ, data: data}, nil
 	}
 	// go-git reads what the odb does not: alternates, other index versions.
 	obj, err := o.r.storage.EncodedObject(t, h)
@@ -110,3 +108,24 @@ func (o objects) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 }
 
 func (o objects) AddAlternate(remote string) error { return o.r.storage.AddAlternate(remote) }
+
+// readObject is an object read by the odb. Unlike a MemoryObject it knows
+// its hash, so go-git's decoders don't recompute a SHA-1 (with collision
+// detection) of every object they are handed.
+type readObject struct {
+	h    plumbing.Hash
+	t    plumbing.ObjectType
+	data []byte
+}
+
+func (o *readObject) Hash() plumbing.Hash           { return o.h }
+func (o *readObject) Type() plumbing.ObjectType     { return o.t }
+func (o *readObject) SetType(t plumbing.ObjectType) { o.t = t }
+func (o *readObject) Size() int64                   { return int64(len(o.data)) }
+func (o *readObject) SetSize(int64)                 {}
+func (o *readObject) Reader() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(o.data)), nil
+}
+func (o *readObject) Writer() (io.WriteCloser, error) { return nil, errReadOnly }
+
+var errReadOnly = errors.New("object read from the object store is read-only")

@@ -18,11 +18,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/vision-ios/vios/internal/changereq"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
+	"github.com/vision-ios/vios/internal/signing"
 	"github.com/vision-ios/vios/internal/state"
 )
 
@@ -40,6 +42,7 @@ type Report struct {
 	CommitsChecked         int       `json:"commits_checked"`
 	GovernanceCommits      int       `json:"governance_commits"`
 	CommitSignatures       int       `json:"commit_signatures_verified"`
+	G4Merges               int       `json:"g4_merges"`
 	LogsChecked            int       `json:"signature_logs_checked"`
 	OperationSignatures    int       `json:"operation_signatures_verified"`
 	OperationSignaturesBad int       `json:"operation_signatures_failed"`
@@ -62,6 +65,7 @@ type Options struct {
 type commitResult struct {
 	governance  bool
 	sigVerified bool
+	g4Merge     bool
 	logs        []cycleLink
 	opsOK       int
 	opsBad      int
@@ -154,6 +158,9 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 		}
 		if res.sigVerified {
 			rep.CommitSignatures++
+		}
+		if res.g4Merge {
+			rep.G4Merges++
 		}
 		rep.OperationSignatures += res.opsOK
 		rep.OperationSignaturesBad += res.opsBad
@@ -267,9 +274,23 @@ func (c *checker) commit(cm, parent *object.Commit) commitResult {
 
 	// The commit's signature and whether its signer may sign these artifacts.
 	agent, err := c.commitSigner(cm)
-	if err != nil {
+	if err != nil && len(cm.ParentHashes) > 1 && foreignSignature(err) {
+		// A change request merged on GitHub: the merge commit carries
+		// GitHub's signature, not an agent's. It stands if it only brings
+		// in content LARS approved and VEGA recommended.
+		if why := c.g4Merge(cm, parentTree, changes); why != "" {
+			err = fmt.Errorf("%v, and as a merge it is not a G4-approved change request: %s", err, why)
+		} else {
+			res.g4Merge = true
+		}
+	}
+	switch {
+	case res.g4Merge:
+		agent = ""
+	case err != nil:
+		agent = ""
 		fail(gov[0].path, "commit-signature", "%v", err)
-	} else {
+	default:
 		res.sigVerified = true
 		for _, ch := range gov {
 			kind := layout.Kind(ch.path)
@@ -284,7 +305,7 @@ func (c *checker) commit(cm, parent *object.Commit) commitResult {
 
 	// Only LARS lifts HALTED or PAUSED.
 	for _, ch := range gov {
-		if ch.path == layout.StateFile && ch.kind == modified && agent != "LARS" && err == nil {
+		if ch.path == layout.StateFile && ch.kind == modified && agent != "LARS" {
 			if from, to := c.stateChange(parentTree, ch.blob); from != "" && from != state.Running && to == state.Running {
 				fail(ch.path, "resume", "production moved from %s to RUNNING in a commit signed by %s; only LARS may resume", from, agent)
 			}
@@ -342,7 +363,7 @@ func (c *checker) stateChange(parentTree, newBlob plumbing.Hash) (from, to strin
 // whose registry key made it, valid at the commit time.
 func (c *checker) commitSigner(cm *object.Commit) (string, error) {
 	if cm.PGPSignature == "" {
-		return "", errors.New("governance commit is not signed")
+		return "", errUnsigned
 	}
 	payload, err := unsignedPayload(cm)
 	if err != nil {
@@ -354,10 +375,67 @@ func (c *checker) commitSigner(cm *object.Commit) (string, error) {
 	}
 	e, ok := c.reg.ByKey(pub)
 	if !ok {
-		return "", errors.New("signed by a key that is not in the agent registry")
+		return "", errForeignKey
 	}
 	if !e.ValidAt(cm.Committer.When) {
 		return "", fmt.Errorf("signed by %s key %s outside its validity window or while %s", e.Agent, e.KeyID, e.Status)
 	}
 	return e.Agent, nil
+}
+
+var (
+	errUnsigned   = errors.New("governance commit is not signed")
+	errForeignKey = errors.New("signed by a key that is not in the agent registry")
+)
+
+// foreignSignature reports whether a commit signature failed because no
+// agent made it (unsigned, a non-SSH signature such as GitHub's, or a key
+// outside the registry), as opposed to an agent's signature that does not
+// verify.
+func foreignSignature(err error) bool {
+	return errors.Is(err, errUnsigned) || errors.Is(err, errForeignKey) ||
+		errors.Is(err, signing.ErrUnsigned) || errors.Is(err, signing.ErrNotSSH)
+}
+
+// g4Merge checks a merge commit that no agent signed: its second parent
+// must be the head of exactly one change request that LARS approved and
+// VEGA recommended (changereq.Approved, against the registry of the first
+// parent), and every file the merge changes must come from that head as
+// it stands. It returns "" when the merge passes, else why not.
+func (c *checker) g4Merge(cm *object.Commit, parentTree plumbing.Hash, changes []change) string {
+	var ids []string
+	for _, ch := range changes {
+		if id, ok := changereq.DocID(ch.path); ok && ch.kind == added {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		return fmt.Sprintf("it adds %d change request documents (exactly one per merge)", len(ids))
+	}
+	head, err := c.r.Commit(cm.ParentHashes[1])
+	if err != nil {
+		return fmt.Sprintf("read its second parent: %v", err)
+	}
+	ok, why, err := changereq.Approved(c.r, cm.ParentHashes[0], head.Hash, ids[0])
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s: %v", ids[0], err)
+	case !ok:
+		return fmt.Sprintf("%s is not approved at the merged head %s: %s", ids[0], head.Hash.String()[:12], why)
+	}
+	for _, ch := range changes {
+		h, err := c.lookup(head.TreeHash, ch.path)
+		switch {
+		case ch.kind == deleted && errors.Is(err, ledger.ErrNotFound):
+		case err != nil && ch.kind == deleted:
+			return fmt.Sprintf("%s: %v", ch.path, err)
+		case err != nil:
+			return fmt.Sprintf("%s is not in the approved head %s", ch.path, head.Hash.String()[:12])
+		case ch.kind == deleted:
+			return fmt.Sprintf("%s is deleted by the merge but present in the approved head", ch.path)
+		case h != ch.blob:
+			return fmt.Sprintf("%s differs from the approved head %s", ch.path, head.Hash.String()[:12])
+		}
+	}
+	return ""
 }

@@ -90,6 +90,15 @@ type crFile struct {
 	Seq   int // 1 for the unnumbered first record
 }
 
+// DocID returns the change request id whose document lives at path.
+func DocID(path string) (string, bool) {
+	f, ok := parseCRPath(path)
+	if !ok || !f.Doc {
+		return "", false
+	}
+	return f.ID, true
+}
+
 // parseCRPath recognises a change request file by its repository path.
 func parseCRPath(p string) (crFile, bool) {
 	name, ok := strings.CutPrefix(p, layout.ChangeRequests+"/")

@@ -26,6 +26,9 @@ func newAuditCmd(g *Globals) *cobra.Command {
 checks, in parallel across cores:
   - every commit touching 05_GOVERNANCE/ carries a valid SSH signature by a
     registry key, and its agent may sign that artifact kind (signatures.yaml);
+    a merge commit no agent signed (a change request merged on GitHub) passes
+    only when LARS approved and VEGA recommended the merged head and the
+    merge brings in exactly that head's files;
   - every operation signature in every signature log verifies against the
     registry key valid at the operation time (never the key in the log);
   - the lineage chain within each cycle and across all cycles;
@@ -73,6 +76,9 @@ func printAudit(w io.Writer, rep *audit.Report) {
 	}
 	fmt.Fprintf(w, "audit %s: %d commits (%d governance), %d commit signatures, %d signature logs with %d operation signatures, %d evidence bundles, %d lineage links in %.0f ms\n",
 		status, rep.CommitsChecked, rep.GovernanceCommits, rep.CommitSignatures, rep.LogsChecked, rep.OperationSignatures, rep.EvidenceChecked, rep.LineageLinks, rep.DurationMS)
+	if rep.G4Merges > 0 {
+		fmt.Fprintf(w, "  %d change request merge(s) covered by LARS approval and VEGA recommendation of the merged head\n", rep.G4Merges)
+	}
 	for _, f := range rep.Failures {
 		c := f.Commit
 		if len(c) > 12 {

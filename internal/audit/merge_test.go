@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/vision-ios/vios/internal/audit"
 	"github.com/vision-ios/vios/internal/changereq"
 	"github.com/vision-ios/vios/internal/clock"
@@ -73,6 +75,17 @@ func mergeFixture(t *testing.T, approve bool) string {
 		if _, err := changereq.Approve(ctx, r, changereq.SignOffOptions{ID: cr.ID, Signer: signers["LARS"], Now: now()}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The CR branch itself audits clean: every commit signed by an agent
+	// allowed for its artifacts, no canonical evidence modified.
+	if err := r.Git.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, branch)); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(t, r); !rep.Passed || rep.GovernanceCommits < 5 {
+		t.Fatalf("audit of %s: %d governance commits, failures %+v", branch.Short(), rep.GovernanceCommits, rep.Failures)
+	}
+	if err := r.Git.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName("main"))); err != nil {
+		t.Fatal(err)
 	}
 	cycleAt(testutil.Epoch.Add(2 * time.Hour)) // main moves on while the PR is open
 	git(t, dir, "merge", "--no-ff", "--no-edit", "-m", "Merge pull request #1 from cr/"+cr.ID, branch.Short())

@@ -7,11 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/determinism"
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/gov"
+	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/ledger"
-	"github.com/vision-ios/vios/internal/llm"
 )
 
 type replayJSON struct {
@@ -19,23 +20,47 @@ type replayJSON struct {
 	Since    string                `json:"since,omitempty"`
 	Until    string                `json:"until,omitempty"`
 	Problems []determinism.Problem `json:"problems"`
+	// Cost is what a paid provider's replay spent (absent for the free
+	// built-in provider).
+	Cost *determinism.Charged `json:"cost,omitempty"`
 }
 
 func newReplayCmd(g *Globals) *cobra.Command {
-	var since, until string
+	var since, until, provider, llmURL string
 	cmd := &cobra.Command{
 		Use:   "replay [CYCLE_ID]",
 		Short: "Replay recorded cycles from their evidence and measure determinism",
-		Long: `Re-runs recorded cycles from their evidence bundles, without the network, and
-scores every step with the ADR-010 discrepancy score. Tier-4 steps (CDS,
-relevance, STIG, VEGA) must reproduce every field within the float tolerance of
-policies/determinism.yaml; the Tier-2 summary is regenerated with the built-in
-provider (free) and compared on its checked properties — three sentences,
+		Long: `Re-runs recorded cycles from their evidence bundles and scores every step with
+the ADR-010 discrepancy score. Tier-4 steps (CDS, relevance, STIG, VEGA) are
+recomputed offline and must reproduce every field within the float tolerance
+of policies/determinism.yaml; the Tier-2 summary is regenerated through the
+summary provider and compared on its checked properties — three sentences,
 keyword coverage, STIG's verdict — not its exact text. Prints the Tier-4,
 Tier-2 and overall rates and every mismatch (step, field, original, replayed).
-Exit 1 when Tier-4 is below 100 % or the overall rate below its target.`,
+Exit 1 when Tier-4 is below 100 % or the overall rate below its target.
+
+Provider: chosen as cycle run chooses it — --provider builtin | openai, else
+summary.provider in policies/cycle.yaml (builtin by default); --llm-url
+overrides the OpenAI-compatible base URL, the API key comes from the env var
+the policy names, the model is summary.model in policies/economics.yaml.
+
+Cost: the built-in provider replays for free and the replay commits nothing.
+A paid provider's replay counts against the ADR-012 budget of the UTC day the
+replay runs (the day the money is spent, taken when it starts; not the
+replayed cycles' days), so it needs CODE's key (--keys). Holding the
+repository lock, as a cycle does, every summary call first passes the same
+pre-flight guard (worst case against the per-summary ceiling, the day's spend
+against the daily cap, the day's count against the rate limit); a call that
+could breach it is not made — the step is listed as blocked, not replayed,
+and left out of the Tier-2 rate. Each answer is charged at the usage the
+provider reports. The charges are then committed, signed by CODE, as
+05_GOVERNANCE/COST_REPORTS/REPLAY_CHARGES/YYYY/MM/DD/REPLAY_<id>.json with the
+day's tally in OPERATIONAL_STATE.json (and a cost-ceiling deviation when the
+guard blocked a call), so later cycles see the spend and that day's
+` + "`vios report cost`" + ` counts it.`,
 		Example: `  vios replay 75c6040e1e25f939 --repo ./governance
-  vios replay --since 2026-11-17 --until 2026-11-24 -o json`,
+  vios replay --since 2026-11-17 --until 2026-11-24 -o json
+  vios replay --provider openai --keys ~/.vios/keys   # paid: charged to today's budget`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			clk, err := g.clock()
@@ -50,6 +75,22 @@ Exit 1 when Tier-4 is below 100 % or the overall rate below its target.`,
 			snap, err := gov.Load(r)
 			if err != nil {
 				return err
+			}
+			prov, err := cycle.NewProvider(snap.Policy, provider, llmURL)
+			if err != nil {
+				return err
+			}
+			var charge *determinism.ChargeOptions
+			if determinism.Paid(prov) {
+				code, err := keys.Load(g.Keys, "CODE")
+				if err != nil {
+					return err
+				}
+				alert, err := g.alertHook(r)
+				if err != nil {
+					return err
+				}
+				charge = &determinism.ChargeOptions{Code: code, Clock: clk, Alert: alert}
 			}
 			out := replayJSON{Problems: []determinism.Problem{}}
 			var bundles []determinism.Bundle
@@ -83,10 +124,22 @@ Exit 1 when Tier-4 is below 100 % or the overall rate below its target.`,
 					return err
 				}
 			}
-			rp := &determinism.Replayer{Policy: snap.Policy, Registry: snap.Registry, Provider: llm.Builtin{ModelName: snap.Policy.Economics.Summary.Model}}
-			out.Report = rp.Replay(cmd.Context(), bundles)
+			rp := &determinism.Replayer{Policy: snap.Policy, Registry: snap.Registry, Provider: prov}
+			var cerr error
+			if charge == nil {
+				out.Report = rp.Replay(cmd.Context(), bundles)
+			} else {
+				charge.Replayed = snap.Commit
+				out.Report, out.Cost, cerr = determinism.ReplayAndCharge(cmd.Context(), r, rp, bundles, *charge)
+			}
+			if out.Report == nil {
+				return cerr
+			}
 			if err := g.emit(out, func(w io.Writer) { printReplay(w, &out) }); err != nil {
 				return err
+			}
+			if cerr != nil {
+				return cerr
 			}
 			d := snap.Policy.Determinism
 			if out.Tier4Rate < d.Tiers.Tier4.Target || out.OverallRate < d.OverallTarget || len(out.Problems) > 0 || len(out.Errors) > 0 {
@@ -97,12 +150,35 @@ Exit 1 when Tier-4 is below 100 % or the overall rate below its target.`,
 	}
 	cmd.Flags().StringVar(&since, "since", "", "first UTC `DAY` (YYYY-MM-DD; default: 7 days ago)")
 	cmd.Flags().StringVar(&until, "until", "", "UTC `DAY` to stop before (YYYY-MM-DD; default: now)")
+	cmd.Flags().StringVar(&provider, "provider", "", "summary `PROVIDER` for the Tier-2 replay: builtin (free) or openai (paid: charged to today's ADR-012 budget; default from policies/cycle.yaml)")
+	cmd.Flags().StringVar(&llmURL, "llm-url", "", "OpenAI-compatible base `URL` for --provider openai (vLLM, Ollama, LiteLLM; default from policies/cycle.yaml)")
 	return cmd
 }
 
 func printReplay(w io.Writer, r *replayJSON) {
 	fmt.Fprintf(w, "replayed %d cycles: Tier-4 %.2f%% (%d/%d steps), Tier-2 %.2f%% (%d/%d summaries), overall %.2f%%\n",
 		r.Cycles, 100*r.Tier4Rate, r.Tier4Match, r.Tier4Steps, 100*r.Tier2Rate, r.Tier2Match, r.Tier2Steps, 100*r.OverallRate)
+	if c := r.Cost; c != nil {
+		fmt.Fprintf(w, "provider %s (%s): %d summaries charged $%.6f to %s (day tally %d summaries, $%.6f)", c.Provider, c.Model, c.Summaries, c.CostUSD, c.Day, c.SummariesToday, c.SpendTodayUSD)
+		if c.Blocked > 0 {
+			fmt.Fprintf(w, "; %d blocked by ADR-012, not replayed", c.Blocked)
+		}
+		if c.Failed > 0 {
+			fmt.Fprintf(w, "; %d failed", c.Failed)
+		}
+		fmt.Fprintln(w)
+		if c.Commit != "" {
+			fmt.Fprintf(w, "committed %s  %s\n", c.Commit[:12], c.Path)
+		}
+		if c.Deviation != "" {
+			fmt.Fprintf(w, "opened %s\n", c.Deviation)
+		}
+	} else if r.Provider != "" {
+		fmt.Fprintf(w, "provider %s (%s): free, nothing charged\n", r.Provider, r.Model)
+	}
+	for _, b := range r.Blocked {
+		fmt.Fprintf(w, "  BLOCKED cycle %s step %d by ADR-012 %s (not replayed): %s\n", b.CycleID, b.Step, b.Rule, b.Reason)
+	}
 	for _, m := range r.Mismatches {
 		fmt.Fprintf(w, "  MISMATCH cycle %s step %d %s: original %s, replayed %s\n", m.CycleID, m.Step, m.Field, m.Original, m.Replayed)
 	}

@@ -25,7 +25,8 @@ func newReportCmd(g *Globals) *cobra.Command {
 	cost := &cobra.Command{
 		Use:   "cost",
 		Short: "Commit the ADR-012 daily cost report for one UTC day",
-		Long: `Aggregates one UTC day's cycles (their evidence bundles) into
+		Long: `Aggregates one UTC day's cycles (their evidence bundles) and the paid replays
+charged to it (COST_REPORTS/REPLAY_CHARGES, listed under replay_charges) into
 05_GOVERNANCE/COST_REPORTS/COST_REPORT_YYYY_MM_DD.json and commits it signed by
 CODE: totals and per-summary statistics, ADR-012 compliance (ceiling, daily
 budget, rate limit breaches; PASS or FAIL), budget utilisation, the 7- and

@@ -1,7 +1,8 @@
 // Package costreport builds and commits the ADR-012 daily cost report
 // (COST_REPORT_YYYY_MM_DD.json) from a governance repository: it reads the
-// report day's evidence and the 30-day trajectory (from earlier reports
-// where they exist), never the whole history.
+// report day's evidence, the paid replay charges made that day, and the
+// 30-day trajectory (from earlier reports where they exist), never the
+// whole history.
 package costreport
 
 import (
@@ -42,6 +43,22 @@ type Report struct {
 	BlockedSummaries int         `json:"blocked_summaries"`
 	FailedSummaries  int         `json:"failed_summaries"`
 	Cycles           []CycleCost `json:"per_cycle_breakdown"`
+	// Replays are the paid replay runs charged to the day: their summaries
+	// count in the totals, utilisation and breaches like the cycles'.
+	Replays []ReplayCost `json:"replay_charges,omitempty"`
+}
+
+// ReplayCost is one paid replay run charged to the day.
+type ReplayCost struct {
+	ReplayID   string  `json:"replay_id"`
+	Path       string  `json:"path"`
+	ReplayedAt string  `json:"replayed_at"`
+	Provider   string  `json:"provider"`
+	Model      string  `json:"model"`
+	Summaries  int     `json:"summaries_charged"`
+	CostUSD    float64 `json:"cost_usd"`
+	Blocked    int     `json:"blocked"`
+	Failed     int     `json:"failed"`
 }
 
 // DailySummary totals the day.
@@ -139,27 +156,31 @@ func Build(r *ledger.Repo, h plumbing.Hash, pol *policy.Set, day time.Time) (*Re
 		switch cc.SummaryStatus {
 		case "generated":
 			costs = append(costs, cc.CostUSD)
-			if cc.CostUSD > e.PerSummaryCeilingUSD {
-				rep.ADR012.CeilingBreaches++
-				rep.alert("cost_ceiling_breach", "critical", fmt.Sprintf("summary cost $%.6f exceeds the $%.3f ceiling", cc.CostUSD, e.PerSummaryCeilingUSD), cc.CostUSD, e.PerSummaryCeilingUSD, cc.CycleID)
-			} else if economics.AtLeast(cc.CostUSD, e.Alerts.CeilingApproachPct, e.PerSummaryCeilingUSD) {
-				rep.alert("cost_ceiling_approach", "high", fmt.Sprintf("summary cost $%.6f is at or above %.0f%% of the $%.3f ceiling", cc.CostUSD, e.Alerts.CeilingApproachPct, e.PerSummaryCeilingUSD), cc.CostUSD, e.Alerts.CeilingApproachPct/100*e.PerSummaryCeilingUSD, cc.CycleID)
-			}
+			rep.generated(e, "summary", cc.CostUSD, cc.CycleID)
 		case cycle.StatusBlocked:
-			rep.BlockedSummaries++
-			switch cc.BlockedRule {
-			case economics.RuleCeiling:
-				rep.ADR012.CeilingBreaches++
-				rep.alert("cost_ceiling_breach", "critical", "summary blocked: worst case exceeds the per-summary ceiling", cc.WorstCaseUSD, e.PerSummaryCeilingUSD, cc.CycleID)
-			case economics.RuleBudget:
-				rep.ADR012.BudgetBreaches++
-				rep.alert("daily_budget_breach", "critical", "summary blocked: the daily budget cap would be exceeded", cc.WorstCaseUSD, e.DailyBudgetCapUSD, cc.CycleID)
-			case economics.RuleRate:
-				rep.ADR012.RateLimitBreaches++
-				rep.alert("rate_limit_breach", "critical", "summary blocked: the daily rate limit is reached", float64(e.DailyRateLimit), float64(e.DailyRateLimit), cc.CycleID)
-			}
+			rep.blocked(e, "summary", cc.BlockedRule, cc.WorstCaseUSD, cc.CycleID)
 		case cycle.StatusFailed:
 			rep.FailedSummaries++
+		}
+	}
+	// Paid replays charged to the day count like the cycles' summaries.
+	replays, err := cycle.DayReplayCharges(r, h, day)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range replays {
+		c := f.Charge
+		rep.Replays = append(rep.Replays, ReplayCost{ReplayID: c.ReplayID, Path: f.Path, ReplayedAt: c.ReplayedAt, Provider: c.Provider, Model: c.Model, Summaries: c.Summaries, CostUSD: c.CostUSD, Blocked: c.Blocked, Failed: c.Failed})
+		for _, k := range c.Calls {
+			switch k.Status {
+			case economics.ReplayCharged:
+				costs = append(costs, k.CostUSD)
+				rep.generated(e, "replayed summary (replay "+c.ReplayID+")", k.CostUSD, k.CycleID)
+			case economics.ReplayBlocked:
+				rep.blocked(e, "replayed summary (replay "+c.ReplayID+")", k.Rule, k.WorstCaseUSD, k.CycleID)
+			case economics.ReplayFailed:
+				rep.FailedSummaries++
+			}
 		}
 	}
 	sort.SliceStable(rep.Cycles, func(i, j int) bool { return rep.Cycles[i].Slot < rep.Cycles[j].Slot })
@@ -202,6 +223,32 @@ func Build(r *ledger.Repo, h plumbing.Hash, pol *policy.Set, day time.Time) (*Re
 		return nil, err
 	}
 	return rep, nil
+}
+
+// generated checks one generated summary's cost against the ceiling.
+func (rep *Report) generated(e policy.Economics, what string, cost float64, id string) {
+	if cost > e.PerSummaryCeilingUSD {
+		rep.ADR012.CeilingBreaches++
+		rep.alert("cost_ceiling_breach", "critical", fmt.Sprintf("%s cost $%.6f exceeds the $%.3f ceiling", what, cost, e.PerSummaryCeilingUSD), cost, e.PerSummaryCeilingUSD, id)
+	} else if economics.AtLeast(cost, e.Alerts.CeilingApproachPct, e.PerSummaryCeilingUSD) {
+		rep.alert("cost_ceiling_approach", "high", fmt.Sprintf("%s cost $%.6f is at or above %.0f%% of the $%.3f ceiling", what, cost, e.Alerts.CeilingApproachPct, e.PerSummaryCeilingUSD), cost, e.Alerts.CeilingApproachPct/100*e.PerSummaryCeilingUSD, id)
+	}
+}
+
+// blocked counts one summary the guard blocked, as a breach of its rule.
+func (rep *Report) blocked(e policy.Economics, what, rule string, worst float64, id string) {
+	rep.BlockedSummaries++
+	switch rule {
+	case economics.RuleCeiling:
+		rep.ADR012.CeilingBreaches++
+		rep.alert("cost_ceiling_breach", "critical", what+" blocked: worst case exceeds the per-summary ceiling", worst, e.PerSummaryCeilingUSD, id)
+	case economics.RuleBudget:
+		rep.ADR012.BudgetBreaches++
+		rep.alert("daily_budget_breach", "critical", what+" blocked: the daily budget cap would be exceeded", worst, e.DailyBudgetCapUSD, id)
+	case economics.RuleRate:
+		rep.ADR012.RateLimitBreaches++
+		rep.alert("rate_limit_breach", "critical", what+" blocked: the daily rate limit is reached", float64(e.DailyRateLimit), float64(e.DailyRateLimit), id)
+	}
 }
 
 func (rep *Report) alert(typ, sev, msg string, v, th float64, id string) {

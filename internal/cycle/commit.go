@@ -21,6 +21,7 @@ import (
 	"github.com/vision-ios/vios/internal/llm"
 	"github.com/vision-ios/vios/internal/market"
 	"github.com/vision-ios/vios/internal/news"
+	"github.com/vision-ios/vios/internal/policy"
 	"github.com/vision-ios/vios/internal/signing"
 	"github.com/vision-ios/vios/internal/state"
 )
@@ -122,18 +123,8 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 	if err != nil {
 		return nil, err
 	}
-	day := economics.DayOf(slot)
-	switch st := snap.State; {
-	case st.EconomicsDay == day:
-		eng.Usage = &economics.Usage{Day: day, Summaries: st.SummariesToday, SpendUSD: st.SpendTodayUSD}
-	case st.EconomicsDay > day: // a late slot of an earlier day: count that day's evidence
-		u, err := DayUsage(r, snap.Commit, slot)
-		if err != nil {
-			return nil, err
-		}
-		eng.Usage = u
-	default:
-		eng.Usage = &economics.Usage{Day: day}
+	if eng.Usage, err = DayTally(r, snap, slot); err != nil {
+		return nil, err
 	}
 	res, err := eng.Run(ctx, slot, snap.State.LastLineageHash)
 	if err != nil {
@@ -150,18 +141,7 @@ func RunAndCommit(ctx context.Context, r *ledger.Repo, opt Options) (*Committed,
 	if res.Halted {
 		st.Transition(state.Halted, res.HaltReason+" (cycle "+id+")", "CODE", now)
 	}
-	// The state tracks the newest day; a late slot of an earlier day leaves it.
-	current := eng.Usage != nil && eng.Usage.Day >= st.EconomicsDay
-	if u := eng.Usage; current {
-		st.EconomicsDay, st.SummariesToday, st.SpendTodayUSD = u.Day, u.Summaries, u.SpendUSD
-	}
-	if g := res.Guard; g != nil && current {
-		if g.Allowed {
-			st.Summaries, st.SummariesWhy = state.SummariesAllowed, ""
-		} else {
-			st.Summaries, st.SummariesWhy = state.SummariesBlocked, "ADR-012 "+g.Rule+": "+g.Reason+" (cycle "+id+")"
-		}
-	}
+	SettleTally(&st, eng.Usage, res.Guard, "cycle "+id)
 	ssh, err := code.SSH()
 	if err != nil {
 		return nil, err
@@ -288,21 +268,68 @@ func buildEngine(snap *gov.Snapshot, signers map[string]*signing.Signer, clk clo
 	}
 	prov := opt.Provider
 	if prov == nil {
-		spec := p.Cycle.Summary.Provider
-		if opt.ProviderSpec != "" {
-			spec = opt.ProviderSpec
-		}
-		o := p.Cycle.Summary.OpenAI
-		cfg := llm.OpenAIConfig{BaseURL: o.BaseURL, Timeout: o.Timeout.D(), Retries: o.Retries, Seed: o.Seed, Temperature: o.Temperature}
-		if opt.LLMURL != "" {
-			cfg.BaseURL = opt.LLMURL
-		}
-		if o.APIKeyEnv != "" {
-			cfg.APIKey = os.Getenv(o.APIKeyEnv)
-		}
-		if prov, err = llm.New(spec, p.Economics.Summary.Model, cfg); err != nil {
+		if prov, err = NewProvider(p, opt.ProviderSpec, opt.LLMURL); err != nil {
 			return nil, err
 		}
 	}
 	return &Engine{Policy: p, Registry: snap.Registry, Signers: signers, Market: ms, News: ns, Provider: prov, Clock: clk}, nil
+}
+
+// NewProvider returns the Tier-2 summary provider a cycle (and a replay)
+// uses: spec (builtin or openai) when given, else policies/cycle.yaml
+// summary.provider; the model is economics.yaml summary.model; the
+// OpenAI-compatible endpoint is llmURL when given, else the policy's
+// base_url, with the API key from the environment variable the policy
+// names.
+func NewProvider(p *policy.Set, spec, llmURL string) (llm.Provider, error) {
+	if spec == "" {
+		spec = p.Cycle.Summary.Provider
+	}
+	o := p.Cycle.Summary.OpenAI
+	cfg := llm.OpenAIConfig{BaseURL: o.BaseURL, Timeout: o.Timeout.D(), Retries: o.Retries, Seed: o.Seed, Temperature: o.Temperature}
+	if llmURL != "" {
+		cfg.BaseURL = llmURL
+	}
+	if o.APIKeyEnv != "" {
+		cfg.APIKey = os.Getenv(o.APIKeyEnv)
+	}
+	return llm.New(spec, p.Economics.Summary.Model, cfg)
+}
+
+// DayTally is the ADR-012 tally of the UTC day of t that the guard checks
+// summaries against, as of snap (which must be read under the repository
+// lock, so concurrent writers never both spend the same headroom): the
+// state's tally when it tracks that day; the day's recorded evidence and
+// replay charges when the state has moved on to a later day (a late slot);
+// a fresh tally for a day the state has not reached yet.
+func DayTally(r *ledger.Repo, snap *gov.Snapshot, t time.Time) (*economics.Usage, error) {
+	day := economics.DayOf(t)
+	switch st := snap.State; {
+	case st.EconomicsDay == day:
+		return &economics.Usage{Day: day, Summaries: st.SummariesToday, SpendUSD: st.SpendTodayUSD}, nil
+	case st.EconomicsDay > day:
+		return DayUsage(r, snap.Commit, t)
+	}
+	return &economics.Usage{Day: day}, nil
+}
+
+// SettleTally writes the settled tally u into the state when it is the
+// newest day's (the state tracks the newest day; a tally of an earlier day
+// leaves it alone, that day's artifacts keep the count) and, when g is the
+// guard's latest decision, whether summaries are allowed; ref names who
+// decided ("cycle <id>", "replay <id>"). It reports whether the state took
+// the tally.
+func SettleTally(st *state.State, u *economics.Usage, g *economics.Decision, ref string) bool {
+	if u == nil || u.Day < st.EconomicsDay {
+		return false
+	}
+	st.EconomicsDay, st.SummariesToday, st.SpendTodayUSD = u.Day, u.Summaries, u.SpendUSD
+	if g != nil {
+		if g.Allowed {
+			st.Summaries, st.SummariesWhy = state.SummariesAllowed, ""
+		} else {
+			st.Summaries, st.SummariesWhy = state.SummariesBlocked, "ADR-012 "+g.Rule+": "+g.Reason+" ("+ref+")"
+		}
+	}
+	return true
 }

@@ -98,8 +98,36 @@ func ReadOutcome(data []byte) (Outcome, error) {
 	return Outcome{}, errors.New("evidence: no outcome")
 }
 
+// ReplayChargeFile is one committed replay charge record of a UTC day.
+type ReplayChargeFile struct {
+	Path   string
+	Charge *economics.ReplayCharge
+}
+
+// DayReplayCharges reads the replay charge records charged to the UTC day
+// of t at commit h (only that day's shard), in path order.
+func DayReplayCharges(r *ledger.Repo, h plumbing.Hash, t time.Time) ([]ReplayChargeFile, error) {
+	files, err := dayFiles(r, h, layout.ReplayCharges+"/"+layout.ShardDate(t), "REPLAY_")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ReplayChargeFile, 0, len(files))
+	for _, f := range files {
+		data, err := r.ReadBlob(f.Blob)
+		if err != nil {
+			return nil, err
+		}
+		c, err := economics.ParseReplayCharge(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		out = append(out, ReplayChargeFile{Path: f.Path, Charge: c})
+	}
+	return out, nil
+}
+
 // DayUsage tallies the summaries generated on the UTC day of t from that
-// day's evidence at commit h.
+// day's evidence at commit h, plus the paid replay summaries charged to it.
 func DayUsage(r *ledger.Repo, h plumbing.Hash, t time.Time) (*economics.Usage, error) {
 	files, err := DayEvidence(r, h, t)
 	if err != nil {
@@ -117,6 +145,17 @@ func DayUsage(r *ledger.Repo, h plumbing.Hash, t time.Time) (*economics.Usage, e
 		}
 		if o.SummaryStatus == "generated" {
 			u.Settle(o.CostUSD)
+		}
+	}
+	charges, err := DayReplayCharges(r, h, t)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range charges {
+		for _, k := range c.Charge.Calls {
+			if k.Status == economics.ReplayCharged {
+				u.Settle(k.CostUSD)
+			}
 		}
 	}
 	return u, nil

@@ -5,6 +5,12 @@
 // provider and compared on its checked properties (sentence count, keyword
 // coverage, STIG's verdict), not its exact text. Each step gets an ADR-010
 // discrepancy score; the rates per tier feed the weekly attestation.
+//
+// The built-in provider replays the summary for free. A paid provider's
+// replay goes through the ADR-012 guard (see Meter and ReplayAndCharge):
+// each call is checked before any money is spent, a blocked call is
+// reported and not replayed, and the actual cost is charged to the day's
+// tally.
 package determinism
 
 import (
@@ -20,6 +26,7 @@ import (
 
 	"github.com/vision-ios/vios/internal/agents"
 	"github.com/vision-ios/vios/internal/cycle"
+	"github.com/vision-ios/vios/internal/economics"
 	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/llm"
 	"github.com/vision-ios/vios/internal/market"
@@ -44,20 +51,36 @@ type StepResult struct {
 	Discrepancy float64 `json:"discrepancy_score"`
 }
 
-// Report sums up a replay.
+// Blocked is a Tier-2 step the ADR-012 guard did not let a paid provider
+// replay: no call was made, and the step counts in no rate.
+type Blocked struct {
+	CycleID      string  `json:"cycle_id"`
+	Step         int     `json:"step"`
+	Rule         string  `json:"rule"`
+	Reason       string  `json:"reason"`
+	WorstCaseUSD float64 `json:"worst_case_usd"`
+}
+
+// Report sums up a replay. The rates count replayed steps only: Tier-2
+// steps the guard blocked are listed in Blocked and counted in
+// Tier2Blocked, not in Tier2Steps.
 type Report struct {
-	Cycles      int          `json:"cycles"`
-	Tier4Steps  int          `json:"tier4_steps"`
-	Tier4Match  int          `json:"tier4_matched"`
-	Tier2Steps  int          `json:"tier2_steps"`
-	Tier2Match  int          `json:"tier2_matched"`
-	Tier4Rate   float64      `json:"tier4_rate"`
-	Tier2Rate   float64      `json:"tier2_rate"`
-	OverallRate float64      `json:"overall_rate"`
-	Mismatches  []Mismatch   `json:"mismatches"`
-	Errors      []string     `json:"errors"`
-	Steps       []StepResult `json:"-"`
-	PerDay      []DayRate    `json:"per_day"`
+	Cycles       int          `json:"cycles"`
+	Provider     string       `json:"provider,omitempty"`
+	Model        string       `json:"model,omitempty"`
+	Tier4Steps   int          `json:"tier4_steps"`
+	Tier4Match   int          `json:"tier4_matched"`
+	Tier2Steps   int          `json:"tier2_steps"`
+	Tier2Match   int          `json:"tier2_matched"`
+	Tier2Blocked int          `json:"tier2_blocked"`
+	Tier4Rate    float64      `json:"tier4_rate"`
+	Tier2Rate    float64      `json:"tier2_rate"`
+	OverallRate  float64      `json:"overall_rate"`
+	Mismatches   []Mismatch   `json:"mismatches"`
+	Blocked      []Blocked    `json:"blocked"`
+	Errors       []string     `json:"errors"`
+	Steps        []StepResult `json:"-"`
+	PerDay       []DayRate    `json:"per_day"`
 }
 
 // DayRate is the overall determinism of one UTC day.
@@ -79,15 +102,19 @@ type Replayer struct {
 	Policy   *policy.Set
 	Registry *keys.Registry
 	Provider llm.Provider // Tier-2 replay; nil skips Tier-2
-	Workers  int
+	// Budget, when set, guards and charges every Tier-2 call (a paid
+	// provider); nil calls the provider unmetered (the free built-in one).
+	Budget  *Meter
+	Workers int
 }
 
 // Replay replays every bundle, in parallel, and aggregates the rates.
 func (rp *Replayer) Replay(ctx context.Context, bundles []Bundle) *Report {
 	type out struct {
-		steps []StepResult
-		mism  []Mismatch
-		err   error
+		steps   []StepResult
+		mism    []Mismatch
+		blocked []Blocked
+		err     error
 	}
 	outs := make([]out, len(bundles))
 	workers := rp.Workers
@@ -109,12 +136,15 @@ func (rp *Replayer) Replay(ctx context.Context, bundles []Bundle) *Report {
 					outs[i].err = ctx.Err()
 					continue
 				}
-				outs[i].steps, outs[i].mism, outs[i].err = rp.cycle(ctx, bundles[i])
+				outs[i].steps, outs[i].mism, outs[i].blocked, outs[i].err = rp.cycle(ctx, bundles[i])
 			}
 		}()
 	}
 	wg.Wait()
-	rep := &Report{Cycles: len(bundles), Mismatches: []Mismatch{}, Errors: []string{}}
+	rep := &Report{Cycles: len(bundles), Mismatches: []Mismatch{}, Blocked: []Blocked{}, Errors: []string{}}
+	if rp.Provider != nil {
+		rep.Provider, rep.Model = rp.Provider.Name(), rp.Provider.Model()
+	}
 	days := map[string]*DayRate{}
 	for i, o := range outs {
 		if o.err != nil {
@@ -143,7 +173,9 @@ func (rp *Replayer) Replay(ctx context.Context, bundles []Bundle) *Report {
 			}
 		}
 		rep.Mismatches = append(rep.Mismatches, o.mism...)
+		rep.Blocked = append(rep.Blocked, o.blocked...)
 	}
+	rep.Tier2Blocked = len(rep.Blocked)
 	rep.Tier4Rate = rate(rep.Tier4Match, rep.Tier4Steps)
 	rep.Tier2Rate = rate(rep.Tier2Match, rep.Tier2Steps)
 	rep.OverallRate = rate(rep.Tier4Match+rep.Tier2Match, rep.Tier4Steps+rep.Tier2Steps)
@@ -181,7 +213,26 @@ type replayed struct {
 }
 
 // cycle replays one bundle.
-func (rp *Replayer) cycle(ctx context.Context, b Bundle) ([]StepResult, []Mismatch, error) {
+func (rp *Replayer) cycle(ctx context.Context, b Bundle) ([]StepResult, []Mismatch, []Blocked, error) {
+	var blocked []Blocked
+	steps, mism, err := rp.steps(ctx, b, &blocked)
+	return steps, mism, blocked, err
+}
+
+// summarize regenerates one Tier-2 summary: unmetered, or through the
+// budget, which returns the guard's decision instead of calling the
+// provider when the call could break ADR-012.
+func (rp *Replayer) summarize(ctx context.Context, cycleID string, req llm.Request) (llm.Response, *economics.Decision, error) {
+	if rp.Budget == nil {
+		resp, err := rp.Provider.Summarize(ctx, req)
+		return resp, nil, err
+	}
+	return rp.Budget.Summarize(ctx, rp.Provider, cycleID, req)
+}
+
+// steps replays the steps of one bundle; Tier-2 steps the guard blocked
+// are appended to blocked instead of being scored.
+func (rp *Replayer) steps(ctx context.Context, b Bundle, blocked *[]Blocked) ([]StepResult, []Mismatch, error) {
 	ev := b.Evidence
 	slot, err := time.Parse(time.RFC3339, ev.CycleTimestamp)
 	if err != nil {
@@ -257,14 +308,18 @@ func (rp *Replayer) cycle(ctx context.Context, b Bundle) ([]StepResult, []Mismat
 		// Tier-2: regenerate and compare the checked properties.
 		if _, ok := done(5); ok && rp.Provider != nil {
 			r := replayed{step: 5, tier: 2, orig: mustJSON(properties(orig.SentenceCount == in.RequiredSentences, orig.KeywordCoverage >= in.RequiredKeywords, orig.ValidationStatus))}
-			resp, err := rp.Provider.Summarize(ctx, sumIn.Request)
-			if err != nil {
+			resp, dec, err := rp.summarize(ctx, ev.CycleID, sumIn.Request)
+			switch {
+			case dec != nil: // ADR-012: not replayed, no money spent
+				*blocked = append(*blocked, Blocked{CycleID: ev.CycleID, Step: 5, Rule: dec.Rule, Reason: dec.Reason, WorstCaseUSD: dec.WorstCaseUSD})
+			case err != nil:
 				r.err = err
-			} else {
+				reps = append(reps, r)
+			default:
 				nv := agents.ValidateSummary(resp.Text, in.Keywords, in.RequiredSentences, in.RequiredKeywords, rp.Policy.Determinism.ADR010)
 				r.got = properties(nv.SentenceCount == in.RequiredSentences, nv.KeywordCoverage >= in.RequiredKeywords, nv.ValidationStatus)
+				reps = append(reps, r)
 			}
-			reps = append(reps, r)
 		}
 	}
 	if s, ok := done(7); ok && b.Log != nil {

@@ -26,6 +26,7 @@ const (
 	SignatureLogs   = Governance + "/SIGNATURE_AUDIT_LOGS"
 	CycleEvidence   = Governance + "/CYCLE_EVIDENCE"
 	CostReports     = Governance + "/COST_REPORTS"
+	ReplayCharges   = CostReports + "/REPLAY_CHARGES"
 	Attestations    = Governance + "/VEGA_ATTESTATIONS"
 	Deviations      = Governance + "/DEVIATIONS"
 	ChangeRequests  = Governance + "/CHANGE_REQUESTS"
@@ -39,6 +40,7 @@ const (
 	BaselineV1      = "baseline/v1.0.json"
 	logPrefix       = "SIGNATURE_LOG_CYCLE_"
 	evidencePrefix  = "CYCLE_"
+	replayPrefix    = "REPLAY_"
 	jsonSuffix      = ".json"
 	cycleIDHexChars = 16
 )
@@ -70,6 +72,13 @@ func SignatureLog(id string, slot time.Time) string {
 // Evidence is the path of a cycle's evidence bundle.
 func Evidence(id string, slot time.Time) string {
 	return CycleEvidence + "/" + shard(slot) + "/" + evidencePrefix + id + jsonSuffix
+}
+
+// ReplayCharge is the path of the record of what one paid replay run spent,
+// sharded by the UTC day it was charged to. It lives under COST_REPORTS (an
+// artifact CODE signs, append-only like every canonical record).
+func ReplayCharge(id string, day time.Time) string {
+	return ReplayCharges + "/" + shard(day) + "/" + replayPrefix + id + jsonSuffix
 }
 
 // EvidenceForLog maps a signature log path to its evidence bundle path.

@@ -179,7 +179,7 @@ func Build(ctx context.Context, r *ledger.Repo, snap *gov.Snapshot, sunday time.
 	// The week's artifacts and their digest.
 	artifacts := map[string]plumbing.Hash{}
 	for d := start; d.Before(sunday); d = d.AddDate(0, 0, 1) {
-		for _, f := range []func(*ledger.Repo, plumbing.Hash, time.Time) ([]cycle.DayFile, error){cycle.DayLogs, cycle.DayEvidence} {
+		for _, f := range []func(*ledger.Repo, plumbing.Hash, time.Time) ([]cycle.DayFile, error){cycle.DayLogs, cycle.DayEvidence, cycle.DayReplayChargeFiles} {
 			files, err := f(r, snap.Commit, d)
 			if err != nil {
 				return nil, err

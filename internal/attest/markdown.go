@@ -96,7 +96,7 @@ func (a *Attestation) Markdown(charts map[string]string) []byte {
 		w("\n")
 	}
 
-	w("## %s\n\n`%s` — SHA-256 over the sorted paths and blob ids of the week's %d artifacts (signature logs, evidence bundles, cost reports).\n\n", Headings[5], a.Digest, a.DigestArtifacts)
+	w("## %s\n\n`%s` — SHA-256 over the sorted paths and blob ids of the week's %d artifacts (signature logs, evidence bundles, cost reports, paid replay charges).\n\n", Headings[5], a.Digest, a.DigestArtifacts)
 
 	w("## %s\n\n**Outcome:** %s\n", Headings[6], a.Outcome)
 	if len(a.Reasons) > 0 {

@@ -104,10 +104,16 @@ type ReplayChargeFile struct {
 	Charge *economics.ReplayCharge
 }
 
+// DayReplayChargeFiles lists the replay charge records of the UTC day of t
+// at commit h, unread.
+func DayReplayChargeFiles(r *ledger.Repo, h plumbing.Hash, t time.Time) ([]DayFile, error) {
+	return dayFiles(r, h, layout.ReplayCharges+"/"+layout.ShardDate(t), "REPLAY_")
+}
+
 // DayReplayCharges reads the replay charge records charged to the UTC day
 // of t at commit h (only that day's shard), in path order.
 func DayReplayCharges(r *ledger.Repo, h plumbing.Hash, t time.Time) ([]ReplayChargeFile, error) {
-	files, err := dayFiles(r, h, layout.ReplayCharges+"/"+layout.ShardDate(t), "REPLAY_")
+	files, err := DayReplayChargeFiles(r, h, t)
 	if err != nil {
 		return nil, err
 	}

@@ -119,7 +119,7 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 				return
 			}
 			defer wr.Close()
-			c := &checker{r: wr, pol: snap.Policy, reg: snap.Registry, trees: map[plumbing.Hash]map[string]object.TreeEntry{}}
+			c := &checker{r: wr, pol: snap.Policy, reg: snap.Registry, trees: map[plumbing.Hash][]object.TreeEntry{}}
 			for start := range jobs {
 				for i := start; i < min(start+chunk, len(commits)); i++ {
 					if ctx.Err() != nil {
@@ -237,10 +237,16 @@ func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]*object.Commit, err
 }
 
 type checker struct {
-	r     *ledger.Repo
-	pol   *policy.Set
-	reg   *keys.Registry
-	trees map[plumbing.Hash]map[string]object.TreeEntry // decoded trees, bounded
+	r      *ledger.Repo
+	pol    *policy.Set
+	reg    *keys.Registry
+	trees  map[plumbing.Hash][]object.TreeEntry // decoded trees in git order, bounded
+	states [2]stateMemo                         // the last state files read
+}
+
+type stateMemo struct {
+	blob  plumbing.Hash
+	state string
 }
 
 // commit checks one commit of the first-parent chain; parent is the
@@ -343,20 +349,35 @@ func (c *checker) commit(cm, parent *object.Commit) commitResult {
 
 // stateChange returns the operational state before and after a commit.
 func (c *checker) stateChange(parentTree, newBlob plumbing.Hash) (from, to string) {
-	old, err := c.readFile(parentTree, layout.StateFile)
+	oldBlob, err := c.lookup(parentTree, layout.StateFile)
 	if err != nil {
 		return "", ""
 	}
-	cur, err := c.r.ReadBlob(newBlob)
-	if err != nil {
+	from, to = c.stateOf(oldBlob), c.stateOf(newBlob)
+	if from == "" || to == "" {
 		return "", ""
 	}
-	a, err1 := state.Parse(old)
-	b, err2 := state.Parse(cur)
-	if err1 != nil || err2 != nil {
-		return "", ""
+	return from, to
+}
+
+// stateOf returns the production state recorded in a state file blob (""
+// when unreadable). The last two answers are kept: consecutive commits of a
+// worker's run share a state file, the new one of each being the old one of
+// the next.
+func (c *checker) stateOf(blob plumbing.Hash) string {
+	for _, s := range c.states {
+		if s.blob == blob {
+			return s.state
+		}
 	}
-	return a.State, b.State
+	st := ""
+	if data, err := c.r.ReadBlob(blob); err == nil {
+		if p, err := state.Parse(data); err == nil {
+			st = p.State
+		}
+	}
+	c.states[0], c.states[1] = c.states[1], stateMemo{blob, st}
+	return st
 }
 
 // commitSigner verifies the commit's SSH signature and returns the agent

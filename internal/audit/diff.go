@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -28,9 +29,11 @@ type change struct {
 	blob plumbing.Hash // new blob (old for deletions)
 }
 
-// diffTrees lists file changes between two trees, descending only into
-// subtrees whose hashes differ, so the cost follows the change, not the
-// size of the tree.
+// diffTrees lists file changes between two trees in git order, descending
+// only into subtrees whose hashes differ, so the cost follows the change,
+// not the size of the tree. Entries are joined in git's tree order, where a
+// directory sorts as its name followed by "/": a file that became a
+// directory (or the reverse) is a deletion and an addition.
 func (c *checker) diffTrees(from, to plumbing.Hash, prefix string) ([]change, error) {
 	if from == to {
 		return nil, nil
@@ -44,84 +47,98 @@ func (c *checker) diffTrees(from, to plumbing.Hash, prefix string) ([]change, er
 		return nil, err
 	}
 	var out []change
-	for name, eb := range b {
-		p := prefix + name
-		ea, ok := a[name]
+	for i, j := 0, 0; i < len(a) || j < len(b); {
+		var d int
 		switch {
-		case !ok:
-			sub, err := c.addAll(eb, p, added)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sub...)
-		case ea.Hash == eb.Hash && ea.Mode == eb.Mode:
-		case ea.Mode == filemode.Dir && eb.Mode == filemode.Dir:
-			sub, err := c.diffTrees(ea.Hash, eb.Hash, p+"/")
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sub...)
-		case ea.Mode != filemode.Dir && eb.Mode != filemode.Dir:
-			out = append(out, change{path: p, kind: modified, blob: eb.Hash})
-		default: // a file became a directory or the reverse
-			sub, err := c.addAll(ea, p, deleted)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sub...)
-			if sub, err = c.addAll(eb, p, added); err != nil {
-				return nil, err
-			}
-			out = append(out, sub...)
+		case i == len(a):
+			d = 1
+		case j == len(b):
+			d = -1
+		default:
+			d = gitOrder(a[i], b[j])
 		}
-	}
-	for name, ea := range a {
-		if _, ok := b[name]; !ok {
-			sub, err := c.addAll(ea, prefix+name, deleted)
-			if err != nil {
-				return nil, err
+		var sub []change
+		switch {
+		case d < 0:
+			sub, err = c.addAll(a[i], prefix+a[i].Name, deleted)
+			i++
+		case d > 0:
+			sub, err = c.addAll(b[j], prefix+b[j].Name, added)
+			j++
+		default:
+			ea, eb := a[i], b[j]
+			i, j = i+1, j+1
+			switch {
+			case ea.Hash == eb.Hash && ea.Mode == eb.Mode:
+			case ea.Mode == filemode.Dir:
+				sub, err = c.diffTrees(ea.Hash, eb.Hash, prefix+eb.Name+"/")
+			default:
+				sub = []change{{path: prefix + eb.Name, kind: modified, blob: eb.Hash}}
 			}
-			out = append(out, sub...)
 		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub...)
 	}
 	return out, nil
 }
 
-func (c *checker) entries(h plumbing.Hash) (map[string]object.TreeEntry, error) {
+// gitOrder compares tree entries as git sorts them: by name, a directory's
+// name followed by "/".
+func gitOrder(a, b object.TreeEntry) int {
+	n := min(len(a.Name), len(b.Name))
+	if d := strings.Compare(a.Name[:n], b.Name[:n]); d != 0 {
+		return d
+	}
+	next := func(e object.TreeEntry) int {
+		switch {
+		case len(e.Name) > n:
+			return int(e.Name[n])
+		case e.Mode == filemode.Dir:
+			return '/'
+		}
+		return 0
+	}
+	return next(a) - next(b)
+}
+
+// entries returns tree h's entries in git order (a malformed tree stored
+// out of order is sorted, so the join in diffTrees stays correct).
+func (c *checker) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if h.IsZero() {
 		return nil, nil
 	}
-	if m, ok := c.trees[h]; ok {
-		return m, nil
+	if es, ok := c.trees[h]; ok {
+		return es, nil
 	}
-	entries, err := c.r.ReadTree(h)
+	es, err := c.r.ReadTree(h)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]object.TreeEntry, len(entries))
-	for _, e := range entries {
-		m[e.Name] = e
+	if !slices.IsSortedFunc(es, gitOrder) {
+		slices.SortStableFunc(es, gitOrder)
 	}
 	if len(c.trees) > 4096 {
 		clear(c.trees)
 	}
-	c.trees[h] = m
-	return m, nil
+	c.trees[h] = es
+	return es, nil
 }
 
 // lookup resolves path below tree root through the decoded-tree cache.
 func (c *checker) lookup(root plumbing.Hash, path string) (plumbing.Hash, error) {
 	cur := root
 	for seg := range strings.SplitSeq(path, "/") {
-		m, err := c.entries(cur)
+		es, err := c.entries(cur)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		e, ok := m[seg]
-		if !ok {
+		k := slices.IndexFunc(es, func(e object.TreeEntry) bool { return e.Name == seg })
+		if k < 0 {
 			return plumbing.ZeroHash, fmt.Errorf("%s: %w", path, ledger.ErrNotFound)
 		}
-		cur = e.Hash
+		cur = es[k].Hash
 	}
 	return cur, nil
 }
@@ -135,8 +152,8 @@ func (c *checker) addAll(e object.TreeEntry, p string, kind changeKind) ([]chang
 		return nil, err
 	}
 	var out []change
-	for name, se := range sub {
-		ch, err := c.addAll(se, p+"/"+name, kind)
+	for _, se := range sub {
+		ch, err := c.addAll(se, p+"/"+se.Name, kind)
 		if err != nil {
 			return nil, err
 		}

@@ -221,11 +221,14 @@ func (r *Repo) Lookup(t plumbing.Hash, path string) (plumbing.Hash, error) {
 // ReadBlob returns a blob's content; the caller owns the slice.
 func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
 	if _, ok := r.recent[h]; !ok {
-		if t, data, err := r.odb.object(h); err == nil {
-			if t != plumbing.BlobObject {
-				return nil, fmt.Errorf("object %s is a %s, not a blob: %w", h, t, plumbing.ErrObjectNotFound)
-			}
+		t, data, err := r.odb.object(h)
+		switch {
+		case err == nil && t != plumbing.BlobObject:
+			return nil, fmt.Errorf("object %s is a %s, not a blob: %w", h, t, plumbing.ErrObjectNotFound)
+		case err == nil:
 			return data, nil
+		case !errors.Is(err, plumbing.ErrObjectNotFound):
+			return nil, fmt.Errorf("blob %s: %w", h, err)
 		}
 	}
 	obj, err := r.Objects().EncodedObject(plumbing.BlobObject, h)

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -53,11 +54,14 @@ func (o objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing
 	if m, ok := o.r.recent[h]; ok && (t == plumbing.AnyObject || m.Type() == t) {
 		return m, nil
 	}
-	if typ, data, err := o.r.odb.object(h); err == nil {
-		if t != plumbing.AnyObject && typ != t {
-			return nil, plumbing.ErrObjectNotFound
-		}
+	typ, data, err := o.r.odb.object(h)
+	switch {
+	case err == nil && t != plumbing.AnyObject && typ != t:
+		return nil, plumbing.ErrObjectNotFound
+	case err == nil:
 		return &readObject{h: h, t: typ, data: data}, nil
+	case !errors.Is(err, plumbing.ErrObjectNotFound):
+		return nil, fmt.Errorf("object %s: %w", h, err) // corrupt: go-git would fare no better
 	}
 	// go-git reads what the odb does not: alternates, other index versions.
 	obj, err := o.r.storage.EncodedObject(t, h)

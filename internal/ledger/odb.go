@@ -171,14 +171,19 @@ func (p *pack) find(h plumbing.Hash) (int64, bool) {
 // object returns an object's type and content, or an error wrapping
 // plumbing.ErrObjectNotFound when no pack or loose file has it.
 func (o *odb) object(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	return o.objectAt(h, 0)
+}
+
+// objectAt reads h as a delta base depth levels down a delta chain.
+func (o *odb) objectAt(h plumbing.Hash, depth int) (plumbing.ObjectType, []byte, error) {
 	if o.packs == nil {
 		o.rescan()
 	}
-	if obj, err := o.lookup(h); err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
+	if obj, err := o.lookup(h, depth); err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
 		return obj.typ, obj.data, err
 	}
 	if o.rescan() {
-		if obj, err := o.lookup(h); err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
+		if obj, err := o.lookup(h, depth); err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
 			return obj.typ, obj.data, err
 		}
 	}
@@ -207,10 +212,10 @@ func (o *odb) has(h plumbing.Hash) bool {
 	return false
 }
 
-func (o *odb) lookup(h plumbing.Hash) (rawObject, error) {
+func (o *odb) lookup(h plumbing.Hash, depth int) (rawObject, error) {
 	for _, p := range o.packs {
 		if off, ok := p.find(h); ok {
-			return o.packed(p, off, 0)
+			return o.packed(p, off, depth)
 		}
 	}
 	return rawObject{}, plumbing.ErrObjectNotFound
@@ -331,7 +336,7 @@ func (o *odb) packed(p *pack, off int64, depth int) (rawObject, error) {
 		var bh plumbing.Hash
 		copy(bh[:], b[i:i+20])
 		i += 20
-		t, data, err := o.object(bh)
+		t, data, err := o.objectAt(bh, depth+1)
 		if err != nil {
 			return rawObject{}, err
 		}

@@ -2,12 +2,17 @@ package ledger
 
 import (
 	"bytes"
+	"compress/zlib"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -184,4 +189,84 @@ func FuzzParseTree(f *testing.F) {
 			t.Fatalf("ParseTree %v, go-git %v", got, tree.Entries)
 		}
 	})
+}
+
+// TestODBRefDeltaCycle: two objects stored as deltas of each other (a
+// corrupt or hostile pack) end in an error, not endless recursion.
+func TestODBRefDeltaCycle(t *testing.T) {
+	dir := t.TempDir()
+	a := plumbing.NewHash("1111111111111111111111111111111111111111")
+	b := plumbing.NewHash("2222222222222222222222222222222222222222")
+	writeTestPack(t, filepath.Join(dir, "objects", "pack"), []testPackEntry{{name: a, base: b}, {name: b, base: a}})
+	db := newODB(dir)
+	defer db.close()
+	_, _, err := db.object(a)
+	if err == nil || !strings.Contains(err.Error(), "delta chain deeper than") {
+		t.Fatalf("cyclic delta chain: %v", err)
+	}
+}
+
+type testPackEntry struct {
+	name plumbing.Hash
+	base plumbing.Hash // REF_DELTA base
+}
+
+// writeTestPack writes a version-2 pack and index holding REF_DELTA
+// entries whose deltas are empty copies (sizes 0 → 0).
+func writeTestPack(t *testing.T, dir string, entries []testPackEntry) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var pack bytes.Buffer
+	pack.WriteString("PACK")
+	binary.Write(&pack, binary.BigEndian, uint32(2))
+	binary.Write(&pack, binary.BigEndian, uint32(len(entries)))
+	offsets := map[plumbing.Hash]uint32{}
+	for _, e := range entries {
+		offsets[e.name] = uint32(pack.Len())
+		delta := []byte{0, 0} // base size 0, result size 0
+		pack.WriteByte(byte(plumbing.REFDeltaObject)<<4 | byte(len(delta)))
+		pack.Write(e.base[:])
+		zw := zlib.NewWriter(&pack)
+		zw.Write(delta)
+		zw.Close()
+	}
+	sum := sha1.Sum(pack.Bytes())
+	pack.Write(sum[:])
+	names := make([]plumbing.Hash, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.name)
+	}
+	sort.Slice(names, func(i, j int) bool { return bytes.Compare(names[i][:], names[j][:]) < 0 })
+	var idx bytes.Buffer
+	idx.Write([]byte{0xff, 't', 'O', 'c', 0, 0, 0, 2})
+	for k := range 256 {
+		n := 0
+		for _, h := range names {
+			if int(h[0]) <= k {
+				n++
+			}
+		}
+		binary.Write(&idx, binary.BigEndian, uint32(n))
+	}
+	for _, h := range names {
+		idx.Write(h[:])
+	}
+	for range names {
+		binary.Write(&idx, binary.BigEndian, uint32(0)) // crc32, unchecked
+	}
+	for _, h := range names {
+		binary.Write(&idx, binary.BigEndian, offsets[h])
+	}
+	idx.Write(sum[:])
+	isum := sha1.Sum(idx.Bytes())
+	idx.Write(isum[:])
+	base := filepath.Join(dir, fmt.Sprintf("pack-%x", sum))
+	if err := os.WriteFile(base+".pack", pack.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(base+".idx", idx.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -27,6 +28,9 @@ func (r *Repo) ReadTree(h plumbing.Hash) ([]object.TreeEntry, error) {
 		return t.Entries, nil
 	}
 	t, raw, err := r.odb.object(h)
+	if err != nil && !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, fmt.Errorf("tree %s: %w", h, err)
+	}
 	if err != nil {
 		tree, err := object.GetTree(r.Objects(), h)
 		if err != nil {

@@ -13,8 +13,10 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
+# CGO_ENABLED=0: a static binary (Go's own DNS resolver and user lookup)
+# skips the dynamic loader at every start, about 7 ms of `vios freeze check`.
 build: ## build bin/vios
-	$(GO) build -o $(BIN) ./cmd/vios
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/vios
 
 .PHONY: demo
 demo: build ## run the main job on embedded defaults (7 simulated days of hourly cycles)
@@ -38,6 +40,7 @@ bench: build ## benchmarks, plus the same work through the git CLI for the ratio
 	  $(GO) test -run='^$$' -bench='Tick' -benchtime=5x -count=1 ./internal/sla/ && \
 	  $(GO) test -run='^$$' -bench='ConcurrentPush' -benchtime=1x -count=1 -timeout=30m ./internal/remote/ ; } | tee .bench.txt
 	./scripts/bench-git.sh
+	./scripts/bench-freeze.sh
 
 .PHONY: lint
 lint: ## go vet, staticcheck, gofmt and actionlint
@@ -52,7 +55,7 @@ FUZZ_TARGETS := \
 	internal/market:FuzzParseKlines internal/market:FuzzParseCSV internal/news:FuzzParseJSONLines \
 	internal/cycle:FuzzParseLog internal/cycle:FuzzParseEvidence internal/policy:FuzzDecodePolicy \
 	internal/llm:FuzzParseChatResponse internal/changereq:FuzzParseDocument \
-	internal/freeze:FuzzParseManifest internal/freeze:FuzzDeclaredPaths internal/freeze:FuzzParseTree internal/freeze:FuzzApplyDelta \
+	internal/freeze:FuzzParseManifest internal/freeze:FuzzDeclaredPaths \
 	internal/ledger:FuzzParseTree internal/ledger:FuzzApplyDelta
 fuzz: ## run every fuzz target for FUZZ_TIME (default 20s)
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -87,42 +87,4 @@ awk -v v="$vios_audit_rate" -v g="$git_log_rate" 'BEGIN { printf "   ratio vios/
 if [ -n "${ceiling:-}" ]; then
   awk -v s="$vios_sig_rate" -v c="$ceiling" 'BEGIN { printf "   Ed25519 ceiling (2 cores): %.0f verifies/s; vios reaches %.1f%% of it\n", c, 100 * s / c }'
 fi
-
-echo "== freeze check: git diff --name-status vs vios freeze check (5,000 files, 50 changes)"
-# One commit adds 5,000 evidence files in 50 day shards, the next edits one
-# file per shard (50 violations); both tools compare the two commits of a
-# packed repository (git gc), process start included, best of the runs.
-fk="$work/freeze-keys"
-fr="$work/freeze"
-"$vios" keys generate --keys "$fk" >/dev/null
-"$vios" init "$fr" --keys "$fk" --now 2026-11-01T00:00:00Z >/dev/null
-for s in $(seq -w 1 50); do
-  d="$fr/05_GOVERNANCE/CYCLE_EVIDENCE/2026/11/$s"
-  mkdir -p "$d"
-  for i in $(seq -w 1 100); do echo "{\"cycle\": \"$s$i\"}" >"$d/CYCLE_00000000000$s$i.json"; done
-done
-gitq() { git -C "$fr" -c user.name=bench -c user.email=bench@example.com -c commit.gpgsign=false "$@"; }
-gitq add -A
-gitq commit -q -m "5,000 evidence files"
-for s in $(seq -w 1 50); do echo '{"edited": true}' >"$fr/05_GOVERNANCE/CYCLE_EVIDENCE/2026/11/$s/CYCLE_00000000000${s}007.json"; done
-gitq commit -q -am "50 edits"
-gitq gc -q
-runs=${FREEZE_RUNS:-30}
-ms() { # wall time of one run of a command, in ms ($EPOCHREALTIME: no clock process in the timing)
-  local s e
-  s=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || true; e=$EPOCHREALTIME
-  awk -v s="${s/,/.}" -v e="${e/,/.}" 'BEGIN { printf "%.3f", (e - s) * 1000 }'
-}
-lower() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
-n_git=$(git -C "$fr" diff --name-status HEAD~1 HEAD | wc -l)
-n_vios=$("$vios" freeze check --repo "$fr" --baseline HEAD~1 --head HEAD -o json 2>/dev/null | grep -c '"change":' || true)
-# Interleaved, best of $runs each, so a busy machine slows all three alike.
-git_ms="" vios_ms="" start_ms=""
-for ((k = 0; k < runs; k++)); do
-  git_ms=$(lower "$(ms git -C "$fr" diff --name-status HEAD~1 HEAD)" "$git_ms")
-  vios_ms=$(lower "$(ms "$vios" freeze check --repo "$fr" --baseline HEAD~1 --head HEAD)" "$vios_ms")
-  start_ms=$(lower "$(ms "$vios" --help)" "$start_ms")
-done
-echo "   git diff --name-status: $git_ms ms ($n_git paths)"
-echo "   vios freeze check:      $vios_ms ms ($n_vios violations; process start alone, vios --help: $start_ms ms)"
-awk -v v="$vios_ms" -v g="$git_ms" -v s="$start_ms" 'BEGIN { printf "   ratio vios/git: %.2fx (bar: <= 1.5x); without vios process start: %.2fx\n", v / g, (v - s) / g }'
+# The freeze check against git diff --name-status: scripts/bench-freeze.sh.

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -49,12 +50,15 @@ const (
 // Sections are the level-2 sections every CR document has.
 var Sections = []string{SectionRationale, SectionImpact, SectionPaths, SectionVersion, SectionRecommendation}
 
+// The patterns are compiled on first use, not at every start of the binary.
 var (
-	idRe      = regexp.MustCompile(`^CR-([0-9]{4,6})$`)
-	versionRe = regexp.MustCompile(`^v([0-9]{1,4})\.([0-9]{1,4})$`)
+	idRe      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^CR-([0-9]{4,6})$`) })
+	versionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v([0-9]{1,4})\.([0-9]{1,4})$`) })
 	// fileRe names the files of a change request: its document and its
 	// sign-off records.
-	fileRe = regexp.MustCompile(`^(CR-[0-9]{4,6})(?:\.md|\.(approval|recommendation)\.([A-Z]+)(?:\.([1-9][0-9]{0,5}))?\.json)$`)
+	fileRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(CR-[0-9]{4,6})(?:\.md|\.(approval|recommendation)\.([A-Z]+)(?:\.([1-9][0-9]{0,5}))?\.json)$`)
+	})
 )
 
 // ID formats change request number n as CR-NNNN.
@@ -62,7 +66,7 @@ func ID(n int) string { return fmt.Sprintf("CR-%04d", n) }
 
 // ParseID checks a change request id (CR-0001) and returns its number.
 func ParseID(id string) (int, error) {
-	m := idRe.FindStringSubmatch(id)
+	m := idRe().FindStringSubmatch(id)
 	if m == nil {
 		return 0, fault.Inputf("change request id %q: want CR-NNNN", id)
 	}
@@ -105,7 +109,7 @@ func parseCRPath(p string) (crFile, bool) {
 	if !ok || strings.Contains(name, "/") {
 		return crFile{}, false
 	}
-	m := fileRe.FindStringSubmatch(name)
+	m := fileRe().FindStringSubmatch(name)
 	if m == nil {
 		return crFile{}, false
 	}
@@ -121,7 +125,7 @@ type Version struct{ Major, Minor int }
 
 // ParseVersion reads "v1.0".
 func ParseVersion(s string) (Version, error) {
-	m := versionRe.FindStringSubmatch(s)
+	m := versionRe().FindStringSubmatch(s)
 	if m == nil {
 		return Version{}, fmt.Errorf("version %q: want vMAJOR.MINOR such as v1.1", s)
 	}
@@ -223,11 +227,11 @@ func pendingRecommendation(id string) string {
 		"evidence and is not edited after it is committed.", id, id)
 }
 
-var commentRe = regexp.MustCompile(`(?s)<!--.*?-->`)
+var commentRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)<!--.*?-->`) })
 
 // text strips HTML comments (placeholders) and surrounding blank space.
 func text(lines []string) string {
-	return strings.TrimSpace(commentRe.ReplaceAllString(strings.Join(lines, "\n"), ""))
+	return strings.TrimSpace(commentRe().ReplaceAllString(strings.Join(lines, "\n"), ""))
 }
 
 // ParseDocument reads a CR document and lists every way it is incomplete:

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/vision-ios/vios/internal/fault"
 )
@@ -45,12 +46,13 @@ func Notifying(typ string) bool {
 	return false
 }
 
-var idRe = regexp.MustCompile(`^DEV-[a-z_]+-[A-Za-z0-9_-]{1,64}$`)
+// idRe is compiled on first use, not at every start of the binary.
+var idRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^DEV-[a-z_]+-[A-Za-z0-9_-]{1,64}$`) })
 
 // CheckID refuses anything that is not a deviation id, so an id given on
 // the command line can never name another path.
 func CheckID(id string) error {
-	if !idRe.MatchString(id) {
+	if !idRe().MatchString(id) {
 		return fault.Inputf("deviation id %q: want DEV-<type>-<id>, e.g. DEV-signature_verification_failure-75c6040e1e25f939", id)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -33,9 +34,12 @@ import (
 // CR-NNNN.recommendation.<AGENT>.json); the default Approver accepts a
 // LARS-signed approval record naming the head tree (see ApprovalRecord).
 
+// The patterns are compiled on first use, not at every start of the binary.
 var (
-	crDocRe    = regexp.MustCompile(`^CR-[0-9]{4,6}\.md$`)
-	crRecordRe = regexp.MustCompile(`^CR-[0-9]{4,6}\.(approval|recommendation)\.[A-Z]+(\.[1-9][0-9]{0,5})?\.json$`)
+	crDocRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^CR-[0-9]{4,6}\.md$`) })
+	crRecordRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^CR-[0-9]{4,6}\.(approval|recommendation)\.[A-Z]+(\.[1-9][0-9]{0,5})?\.json$`)
+	})
 )
 
 // DeclaredHeading is the heading of the section listing a change request's paths.
@@ -60,7 +64,7 @@ type Approver func(ctx context.Context, base, head plumbing.Hash, cr *ChangeRequ
 // crID returns "CR-0007" for a change request document path.
 func crID(p string) (string, bool) {
 	dir, name := path.Split(p)
-	if dir != layout.ChangeRequests+"/" || !crDocRe.MatchString(name) {
+	if dir != layout.ChangeRequests+"/" || !crDocRe().MatchString(name) {
 		return "", false
 	}
 	return strings.TrimSuffix(name, ".md"), true
@@ -158,7 +162,6 @@ func SignApproval(s *signing.SSHSigner, id string, tree plumbing.Hash, t time.Ti
 // out. Nothing is written.
 func ApprovedTree(r *ledger.Repo, h plumbing.Hash) (plumbing.Hash, error) {
 	v := newView(r)
-	defer v.close()
 	c, err := v.commit(h)
 	if err != nil {
 		return plumbing.ZeroHash, err
@@ -181,7 +184,7 @@ func (v *view) strip(t plumbing.Hash, dir []string) (plumbing.Hash, error) {
 	for _, e := range es {
 		switch {
 		case len(dir) == 0:
-			if e.Mode != filemode.Dir && crRecordRe.MatchString(e.Name) {
+			if e.Mode != filemode.Dir && crRecordRe().MatchString(e.Name) {
 				changed = true
 				continue
 			}

@@ -65,7 +65,6 @@ func Cut(ctx context.Context, r *ledger.Repo, version string, lars *signing.Sign
 	}
 	head := snap.Commit
 	v := newView(r)
-	defer v.close()
 	hc, err := v.commit(head)
 	if err != nil {
 		return nil, err
@@ -181,7 +180,6 @@ func BuildManifest(r *ledger.Repo, h plumbing.Hash, v Version, created time.Time
 		return nil, err
 	}
 	vw := newView(r)
-	defer vw.close()
 	c, err := vw.commit(h)
 	if err != nil {
 		return nil, err
@@ -237,7 +235,6 @@ func Propose(r *ledger.Repo, h plumbing.Hash, version string, created time.Time)
 	v := newView(r)
 	c, err := v.commit(h)
 	if err != nil {
-		v.close()
 		return nil, err
 	}
 	var latest *Version
@@ -246,7 +243,6 @@ func Propose(r *ledger.Repo, h plumbing.Hash, version string, created time.Time)
 			latest = &mv
 		}
 	})
-	v.close()
 	if err != nil {
 		return nil, err
 	}

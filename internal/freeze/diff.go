@@ -2,6 +2,7 @@ package freeze
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,35 +31,32 @@ type fileChange struct {
 	old, new plumbing.Hash
 }
 
-// view reads the objects of one repository through an odb, caching
-// decoded trees by hash. Checks read trees and commits, and blobs only of
-// the few files they parse (manifests, change requests, the registry).
+// view reads the objects of one repository through an odb, caching the
+// decoded trees that path lookups and walks read (the differ compares
+// trees in place instead). Checks read trees and commits, and blobs only
+// of the few files they parse (manifests, change requests, the registry).
 type view struct {
 	r     *ledger.Repo
-	db    *odb
 	trees map[plumbing.Hash][]object.TreeEntry
 }
 
 func newView(r *ledger.Repo) *view {
-	return &view{r: r, db: newODB(r.GitDir(), r.Objects()), trees: map[plumbing.Hash][]object.TreeEntry{}}
+	return &view{r: r, trees: map[plumbing.Hash][]object.TreeEntry{}}
 }
-
-// close releases the pack files the view opened.
-func (v *view) close() { v.db.close() }
 
 // entries returns a tree's entries in git order.
 func (v *view) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if e, ok := v.trees[h]; ok {
 		return e, nil
 	}
-	t, data, err := v.db.object(h)
+	t, data, err := v.r.ReadObject(h, nil)
 	if err == nil && t != plumbing.TreeObject {
 		err = fmt.Errorf("%s is a %s", h, t)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h.String()[:12], err)
 	}
-	es, err := parseTree(data)
+	es, err := ledger.ParseTree(data)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h.String()[:12], err)
 	}
@@ -66,64 +64,110 @@ func (v *view) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 	return es, nil
 }
 
-// parseTree decodes a tree object's entries ("MODE NAME\0" and 20 bytes).
-func parseTree(data []byte) ([]object.TreeEntry, error) {
-	es := make([]object.TreeEntry, 0, bytes.Count(data, []byte{0}))
-	for len(data) > 0 {
-		sp := bytes.IndexByte(data, ' ')
-		if sp < 0 {
-			return nil, errors.New("malformed tree")
-		}
-		nul := bytes.IndexByte(data[sp:], 0)
-		if nul < 0 || sp+nul+21 > len(data) {
-			return nil, errors.New("malformed tree")
-		}
-		nul += sp
-		var mode filemode.FileMode
-		switch m := string(data[:sp]); m {
-		case "40000":
-			mode = filemode.Dir
-		case "100644":
-			mode = filemode.Regular
-		default:
-			fm, err := filemode.New(m)
-			if err != nil {
-				return nil, fmt.Errorf("malformed tree: mode %q", m)
-			}
-			mode = fm
-		}
-		e := object.TreeEntry{Name: string(data[sp+1 : nul]), Mode: mode}
-		copy(e.Hash[:], data[nul+1:nul+21])
-		es = append(es, e)
-		data = data[nul+21:]
+// rawEntry is a tree entry decoded in place: name and hash point into the
+// tree object.
+type rawEntry struct {
+	mode filemode.FileMode
+	name []byte
+	hash []byte // 20 bytes
+}
+
+func (e *rawEntry) isDir() bool { return e.mode == filemode.Dir }
+
+var errTree = errors.New("malformed tree")
+
+// nextEntry decodes the entry at the start of a tree object and returns
+// the rest of it.
+func nextEntry(data []byte) (rawEntry, []byte, error) {
+	sp := bytes.IndexByte(data, ' ')
+	if sp <= 0 {
+		return rawEntry{}, nil, errTree
 	}
-	return es, nil
+	var m uint64
+	for _, c := range data[:sp] {
+		if c < '0' || c > '7' || m > 0xffffffff>>3 {
+			return rawEntry{}, nil, fmt.Errorf("%w: mode %q", errTree, data[:sp])
+		}
+		m = m<<3 | uint64(c-'0')
+	}
+	rest := data[sp+1:]
+	nul := bytes.IndexByte(rest, 0)
+	if nul < 0 || nul+21 > len(rest) {
+		return rawEntry{}, nil, errTree
+	}
+	return rawEntry{mode: filemode.FileMode(m), name: rest[:nul], hash: rest[nul+1 : nul+21]}, rest[nul+21:], nil
 }
 
 // blob returns a blob's content.
 func (v *view) blob(h plumbing.Hash) ([]byte, error) {
-	t, data, err := v.db.object(h)
+	t, data, err := v.r.ReadObject(h, nil)
 	if err == nil && t != plumbing.BlobObject {
 		err = fmt.Errorf("%s is a %s", h, t)
 	}
 	return data, err
 }
 
-// commit returns a commit; plumbing.ErrObjectNotFound when it is not in
-// the repository.
-func (v *view) commit(h plumbing.Hash) (*object.Commit, error) {
-	obj, err := v.db.encoded(h)
+// commitInfo is what checks read of a commit: its tree and its parents.
+type commitInfo struct {
+	TreeHash     plumbing.Hash
+	ParentHashes []plumbing.Hash
+}
+
+// commit reads the tree and parents of commit h from its header, leaving
+// the rest (signatures, message) undecoded; plumbing.ErrObjectNotFound when
+// it is not in the repository.
+func (v *view) commit(h plumbing.Hash) (*commitInfo, error) {
+	t, data, err := v.r.ReadObject(h, nil)
 	if err != nil {
 		return nil, err
 	}
-	if obj.Type() != plumbing.CommitObject {
-		return nil, fmt.Errorf("%s is a %s, not a commit", h, obj.Type())
+	if t != plumbing.CommitObject {
+		return nil, fmt.Errorf("%s is a %s, not a commit", h, t)
 	}
-	c := &object.Commit{}
-	if err := c.Decode(obj); err != nil {
-		return nil, err
+	c, err := parseCommitHeader(data)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", h, err)
 	}
 	return c, nil
+}
+
+// parseCommitHeader reads the "tree" line and the "parent" lines that
+// follow it, as git writes them.
+func parseCommitHeader(data []byte) (*commitInfo, error) {
+	c := &commitInfo{}
+	field := func(name string) (plumbing.Hash, bool, error) {
+		rest, ok := bytes.CutPrefix(data, []byte(name+" "))
+		if !ok {
+			return plumbing.ZeroHash, false, nil
+		}
+		var h plumbing.Hash
+		if len(rest) < 41 || rest[40] != '\n' {
+			return h, false, fmt.Errorf("malformed %s line", name)
+		}
+		if _, err := hex.Decode(h[:], rest[:40]); err != nil {
+			return h, false, fmt.Errorf("malformed %s line", name)
+		}
+		data = rest[41:]
+		return h, true, nil
+	}
+	t, ok, err := field("tree")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("no tree line")
+	}
+	c.TreeHash = t
+	for {
+		p, ok, err := field("parent")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return c, nil
+		}
+		c.ParentHashes = append(c.ParentHashes, p)
+	}
 }
 
 // lookup resolves a file path below tree t; ok is false when there is no
@@ -166,84 +210,157 @@ func find(es []object.TreeEntry, name string) (object.TreeEntry, bool) {
 // differ lists the file changes between two trees, descending only into
 // subtrees whose hashes differ and that keep accepts, so the cost follows
 // the change, not the size of the tree. New subtrees are listed only where
-// keepAdded accepts them.
+// keepAdded accepts them. Trees are compared in place, as stored, in three
+// buffers per depth that every diff reuses: a check allocates for the
+// changes it finds, not for the trees it reads.
 type differ struct {
 	v         *view
 	keep      func(dir string) bool
 	keepAdded func(dir string) bool
+	bufs      [][3]treeBuf // by depth: the old side, the new side, the old side before
+}
+
+// treeBuf holds the raw tree h (zero when it holds none).
+type treeBuf struct {
+	h    plumbing.Hash
+	data []byte
+}
+
+// tree reads tree h into the buffer of side (0 old, 1 new) at depth. The
+// old side is read first, when nothing at that depth is in use, and the
+// old tree it replaces is kept: a walk from head back through history
+// diffs each tree first as the old side (the parent), then as the new one.
+func (d *differ) tree(h plumbing.Hash, depth, side int) ([]byte, error) {
+	for len(d.bufs) <= depth {
+		d.bufs = append(d.bufs, [3]treeBuf{})
+	}
+	b := &d.bufs[depth]
+	if !h.IsZero() { // an empty buffer holds no tree, not the zero one
+		switch h {
+		case b[side].h:
+			return b[side].data, nil
+		case b[2].h:
+			b[side], b[2] = b[2], b[side]
+			return b[side].data, nil
+		}
+	}
+	if side == 0 {
+		b[0], b[2] = b[2], b[0]
+	}
+	b[side].h = plumbing.ZeroHash
+	t, data, err := d.v.r.ReadObject(h, b[side].data)
+	if err == nil && t != plumbing.TreeObject {
+		err = fmt.Errorf("%s is a %s", h, t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", h.String()[:12], err)
+	}
+	b[side] = treeBuf{h, data}
+	return data, nil
 }
 
 func (d *differ) diff(from, to plumbing.Hash, dir string, out *[]fileChange) error {
+	return d.diffAt(from, to, dir, 0, out)
+}
+
+func (d *differ) diffAt(from, to plumbing.Hash, dir string, depth int, out *[]fileChange) error {
 	if from == to {
 		return nil
 	}
-	var a, b []object.TreeEntry
+	var a, b []byte
 	var err error
 	if !from.IsZero() {
-		if a, err = d.v.entries(from); err != nil {
+		if a, err = d.tree(from, depth, 0); err != nil {
 			return err
 		}
 	}
 	if !to.IsZero() {
-		if b, err = d.v.entries(to); err != nil {
+		if b, err = d.tree(to, depth, 1); err != nil {
 			return err
 		}
 	}
-	// Both lists are in git order, so one merge pass pairs them up; a file
-	// and a directory of the same name sort apart and come out as a
+	// Both trees are in git order, so one merge pass pairs the entries up;
+	// a file and a directory of the same name sort apart and come out as a
 	// deletion and an addition.
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
+	var ea, eb rawEntry
+	var restA, restB []byte
+	haveA, haveB := false, false
+	next := func(data []byte, e *rawEntry, rest *[]byte, have *bool) error {
+		if len(data) == 0 {
+			*have = false
+			return nil
+		}
+		var err error
+		*e, *rest, err = nextEntry(data)
+		if err != nil {
+			return fmt.Errorf("read tree: %w", err)
+		}
+		*have = true
+		return nil
+	}
+	if err := next(a, &ea, &restA, &haveA); err != nil {
+		return err
+	}
+	if err := next(b, &eb, &restB, &haveB); err != nil {
+		return err
+	}
+	for haveA || haveB {
 		var cmp int
 		switch {
-		case i == len(a):
+		case !haveA:
 			cmp = 1
-		case j == len(b):
+		case !haveB:
 			cmp = -1
 		default:
-			cmp = compareEntries(a[i], b[j])
+			cmp = compareRaw(&ea, &eb)
 		}
 		switch {
 		case cmp < 0:
-			if err := d.all(a[i], join(dir, a[i].Name), Deleted, out); err != nil {
+			if err := d.all(&ea, join(dir, string(ea.name)), Deleted, depth+1, out); err != nil {
 				return err
 			}
-			i++
+			if err := next(restA, &ea, &restA, &haveA); err != nil {
+				return err
+			}
 		case cmp > 0:
-			if err := d.all(b[j], join(dir, b[j].Name), Added, out); err != nil {
+			if err := d.all(&eb, join(dir, string(eb.name)), Added, depth+1, out); err != nil {
 				return err
 			}
-			j++
+			if err := next(restB, &eb, &restB, &haveB); err != nil {
+				return err
+			}
 		default:
-			ea, eb := a[i], b[j]
-			i, j = i+1, j+1
-			if ea.Hash == eb.Hash && ea.Mode == eb.Mode {
-				continue
-			}
-			p := join(dir, eb.Name)
-			if ea.Mode == filemode.Dir {
-				if d.keep(p) {
-					if err := d.diff(ea.Hash, eb.Hash, p, out); err != nil {
-						return err
+			if ea.mode != eb.mode || !bytes.Equal(ea.hash, eb.hash) {
+				p := join(dir, string(eb.name))
+				if ea.isDir() {
+					if d.keep(p) {
+						if err := d.diffAt(plumbing.Hash(ea.hash), plumbing.Hash(eb.hash), p, depth+1, out); err != nil {
+							return err
+						}
 					}
+				} else {
+					*out = append(*out, fileChange{path: p, kind: Modified, old: plumbing.Hash(ea.hash), new: plumbing.Hash(eb.hash)})
 				}
-				continue
 			}
-			*out = append(*out, fileChange{path: p, kind: Modified, old: ea.Hash, new: eb.Hash})
+			if err := next(restA, &ea, &restA, &haveA); err != nil {
+				return err
+			}
+			if err := next(restB, &eb, &restB, &haveB); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// compareEntries orders tree entries as git does: by name, a directory
+// compareRaw orders tree entries as git does: by name, a directory
 // compared as if its name ended in "/".
-func compareEntries(a, b object.TreeEntry) int {
-	an, bn := a.Name, b.Name
-	n := min(len(an), len(bn))
-	if c := strings.Compare(an[:n], bn[:n]); c != 0 {
+func compareRaw(a, b *rawEntry) int {
+	n := min(len(a.name), len(b.name))
+	if c := bytes.Compare(a.name[:n], b.name[:n]); c != 0 {
 		return c
 	}
-	ac, bc := terminator(a, n), terminator(b, n)
+	ac, bc := rawTerminator(a, n), rawTerminator(b, n)
 	switch {
 	case ac < bc:
 		return -1
@@ -253,25 +370,26 @@ func compareEntries(a, b object.TreeEntry) int {
 	return 0
 }
 
-// terminator is the byte after the first n of an entry's sort key.
-func terminator(e object.TreeEntry, n int) int {
-	if n < len(e.Name) {
-		return int(e.Name[n])
+func rawTerminator(e *rawEntry, n int) int {
+	if n < len(e.name) {
+		return int(e.name[n])
 	}
-	if e.Mode == filemode.Dir {
+	if e.isDir() {
 		return '/'
 	}
 	return -1 // the name ends here: sorts first
 }
 
-// all reports every file below entry e as added or deleted.
-func (d *differ) all(e object.TreeEntry, p string, kind Change, out *[]fileChange) error {
-	if e.Mode != filemode.Dir {
+// all reports every file below entry e, at depth, as added or deleted.
+// Nothing at depth is in use while it runs, so it reads into the old
+// side's buffers.
+func (d *differ) all(e *rawEntry, p string, kind Change, depth int, out *[]fileChange) error {
+	if !e.isDir() {
 		fc := fileChange{path: p, kind: kind}
 		if kind == Deleted {
-			fc.old = e.Hash
+			fc.old = plumbing.Hash(e.hash)
 		} else {
-			fc.new = e.Hash
+			fc.new = plumbing.Hash(e.hash)
 		}
 		*out = append(*out, fc)
 		return nil
@@ -283,14 +401,19 @@ func (d *differ) all(e object.TreeEntry, p string, kind Change, out *[]fileChang
 	if !keep(p) {
 		return nil
 	}
-	es, err := d.v.entries(e.Hash)
+	data, err := d.tree(plumbing.Hash(e.hash), depth, 0)
 	if err != nil {
 		return err
 	}
-	for _, se := range es {
-		if err := d.all(se, p+"/"+se.Name, kind, out); err != nil {
+	for len(data) > 0 {
+		se, rest, err := nextEntry(data)
+		if err != nil {
+			return fmt.Errorf("read tree: %w", err)
+		}
+		if err := d.all(&se, p+"/"+string(se.name), kind, depth+1, out); err != nil {
 			return err
 		}
+		data = rest
 	}
 	return nil
 }

@@ -120,6 +120,7 @@ type checker struct {
 
 	viol         map[string]Violation
 	newManifests map[string]bool
+	differ       *differ // diffs from the baseline commit and the base
 	addedCRs     []string
 	diffed       bool
 }
@@ -131,7 +132,6 @@ type checker struct {
 func Check(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 	c := &checker{v: newView(r), opt: opt, viol: map[string]Violation{}, newManifests: map[string]bool{},
 		rep: &Report{ChangeRequests: []ChangeRequest{}, Violations: []Violation{}, Allowed: []Allowed{}, Notes: []string{}}}
-	defer c.v.close()
 	if err := c.run(ctx); err != nil {
 		return nil, err
 	}
@@ -350,24 +350,38 @@ func (v *view) resolveGoGit(ref string) (plumbing.Hash, error) {
 // peel follows annotated tags to the commit they tag.
 func (v *view) peel(h plumbing.Hash) (plumbing.Hash, error) {
 	for range 8 {
-		obj, err := v.db.encoded(h)
+		typ, data, err := v.r.ReadObject(h, nil)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("%s is not in the repository", h)
 		}
-		switch obj.Type() {
+		switch typ {
 		case plumbing.CommitObject:
 			return h, nil
 		case plumbing.TagObject:
-			t := &object.Tag{}
-			if err := t.Decode(obj); err != nil {
+			t, err := decodeTag(data)
+			if err != nil {
 				return plumbing.ZeroHash, err
 			}
 			h = t.Target
 		default:
-			return plumbing.ZeroHash, fmt.Errorf("%s is a %s, not a commit", h, obj.Type())
+			return plumbing.ZeroHash, fmt.Errorf("%s is a %s, not a commit", h, typ)
 		}
 	}
 	return plumbing.ZeroHash, errors.New("tags nested too deeply")
+}
+
+// decodeTag decodes a tag object's content.
+func decodeTag(data []byte) (*object.Tag, error) {
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(plumbing.TagObject)
+	if _, err := obj.Write(data); err != nil {
+		return nil, err
+	}
+	t := &object.Tag{}
+	if err := t.Decode(obj); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // baselineTags lists the refs/tags/baseline/vX.Y tags.
@@ -411,12 +425,11 @@ func (c *checker) verifyTag(v Version) (plumbing.Hash, error) {
 // registry at that commit held at the tag's time. It returns the commit.
 func VerifyTag(r *ledger.Repo, name string, h plumbing.Hash) (plumbing.Hash, error) {
 	v := newView(r)
-	defer v.close()
 	return v.verifyTag(name, h)
 }
 
 func (v *view) verifyTag(name string, h plumbing.Hash) (plumbing.Hash, error) {
-	obj, err := v.db.encoded(h)
+	obj, err := v.r.Objects().EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		return plumbing.ZeroHash, fault.Inputf("baseline tag %s: object %s is not in the repository", name, h)
 	}
@@ -646,8 +659,10 @@ func (r *rules) keepAdded(dir string) bool {
 // diffFrom checks every change from tree from to the head tree.
 func (c *checker) diffFrom(from plumbing.Hash, label string, ownManifest bool) error {
 	var changes []fileChange
-	d := &differ{v: c.v, keep: c.rules.relevantDir, keepAdded: c.rules.keepAdded}
-	if err := d.diff(from, c.headTree, "", &changes); err != nil {
+	if c.differ == nil {
+		c.differ = &differ{v: c.v, keep: c.rules.relevantDir, keepAdded: c.rules.keepAdded}
+	}
+	if err := c.differ.diff(from, c.headTree, "", &changes); err != nil {
 		return err
 	}
 	c.diffed = true

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -23,11 +24,12 @@ import (
 // Version is a baseline version, vMAJOR.MINOR.
 type Version struct{ Major, Minor int }
 
-var versionRe = regexp.MustCompile(`^v(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$`)
+// versionRe is compiled on first use, not at every start of the binary.
+var versionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$`) })
 
 // ParseVersion parses "v1.0"; anything else is a fault.Input error.
 func ParseVersion(s string) (Version, error) {
-	m := versionRe.FindStringSubmatch(s)
+	m := versionRe().FindStringSubmatch(s)
 	if m == nil {
 		return Version{}, fault.Inputf("baseline version %q: want vMAJOR.MINOR such as v1.1", s)
 	}
@@ -59,7 +61,7 @@ func TagName(v Version) string { return layout.Baseline + "/" + v.String() }
 // manifestVersion returns the version a baseline/ entry name stands for.
 func manifestVersion(name string) (Version, bool) {
 	s, ok := strings.CutSuffix(name, ".json")
-	if !ok || !versionRe.MatchString(s) {
+	if !ok || !versionRe().MatchString(s) {
 		return Version{}, false
 	}
 	v, err := ParseVersion(s)
@@ -197,21 +199,25 @@ func (r *rules) relevantDir(dir string) bool {
 	return false
 }
 
-// globMayContain reports whether glob can match a path below dir.
+// globMayContain reports whether glob can match a path below dir. It runs
+// for every changed directory a diff meets, so it splits nothing.
 func globMayContain(glob, dir string) bool {
-	gs, ds := strings.Split(glob, "/"), strings.Split(dir, "/")
-	for i, d := range ds {
-		if i >= len(gs) {
+	gMore, dMore := true, true
+	var g, d string
+	for dMore {
+		d, dir, dMore = strings.Cut(dir, "/")
+		if !gMore {
 			return false
 		}
-		if gs[i] == "**" {
+		g, glob, gMore = strings.Cut(glob, "/")
+		if g == "**" {
 			return true
 		}
-		if ok, _ := path.Match(gs[i], d); !ok {
+		if ok, _ := path.Match(g, d); !ok {
 			return false
 		}
 	}
-	return len(gs) > len(ds)
+	return gMore
 }
 
 // Label is the human name of a category: "economic safety constraints".

@@ -21,6 +21,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vision-ios/vios/internal/fault"
@@ -175,14 +176,18 @@ func ConfigFromEnv(apiURL, repo string) Config {
 	return c
 }
 
-var repoRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+// repoRe is compiled on first use: its bounded repeats make a deep
+// program, costly to build at every start of the binary.
+var repoRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+})
 
 // SplitRepo checks an owner/name repository and returns its parts.
 func SplitRepo(repo string) (owner, name string, err error) {
 	if repo == "" {
 		return "", "", fault.Input(ErrNoRepo)
 	}
-	if !repoRe.MatchString(repo) || strings.HasSuffix(repo, "/.") || strings.HasSuffix(repo, "/..") {
+	if !repoRe().MatchString(repo) || strings.HasSuffix(repo, "/.") || strings.HasSuffix(repo, "/..") {
 		return "", "", fault.Inputf("github repository %q: want owner/name", repo)
 	}
 	owner, name, _ = strings.Cut(repo, "/")

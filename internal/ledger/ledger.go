@@ -6,7 +6,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -218,32 +217,38 @@ func (r *Repo) Lookup(t plumbing.Hash, path string) (plumbing.Hash, error) {
 	return cur, nil
 }
 
+// ReadObject returns object h's type and content, read into buf's storage
+// when it is large enough: the result may alias buf and nothing else, so a
+// caller that reads many objects can hand the same buffer back. Objects
+// come from memory-mapped packs (see odb); what those do not hold (an
+// alternate object store) from go-git.
+func (r *Repo) ReadObject(h plumbing.Hash, buf []byte) (plumbing.ObjectType, []byte, error) {
+	if m, ok := r.recent[h]; ok {
+		data, err := readAll(m)
+		return m.Type(), data, err
+	}
+	t, data, err := r.odb.read(h, buf)
+	if err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return t, data, err
+	}
+	obj, err := r.storage.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return plumbing.InvalidObject, nil, err
+	}
+	data, err = readAll(obj)
+	return obj.Type(), data, err
+}
+
 // ReadBlob returns a blob's content; the caller owns the slice.
 func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
-	if _, ok := r.recent[h]; !ok {
-		t, data, err := r.odb.object(h)
-		switch {
-		case err == nil && t != plumbing.BlobObject:
-			return nil, fmt.Errorf("object %s is a %s, not a blob: %w", h, t, plumbing.ErrObjectNotFound)
-		case err == nil:
-			return data, nil
-		case !errors.Is(err, plumbing.ErrObjectNotFound):
-			return nil, fmt.Errorf("blob %s: %w", h, err)
-		}
+	t, data, err := r.ReadObject(h, nil)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("blob %s: %w", h, err)
+	case t != plumbing.BlobObject:
+		return nil, fmt.Errorf("object %s is a %s, not a blob: %w", h, t, plumbing.ErrObjectNotFound)
 	}
-	obj, err := r.Objects().EncodedObject(plumbing.BlobObject, h)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := obj.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	buf := make([]byte, 0, obj.Size())
-	b := bytes.NewBuffer(buf)
-	_, err = io.Copy(b, rd)
-	return b.Bytes(), err
+	return data, nil
 }
 
 // HeadFile reads path at HEAD.

@@ -4,5 +4,12 @@ package ledger
 
 import "os"
 
-// mapFile reads f whole where memory mapping is not available.
-func mapFile(f *os.File) ([]byte, func() error, error) { return mapRead(f) }
+// mapPath reads a file whole where memory mapping is not available.
+func mapPath(path string) ([]byte, func() error, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	return mapReadAll(f)
+}

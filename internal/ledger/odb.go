@@ -16,67 +16,78 @@ import (
 	"github.com/klauspost/compress/zlib"
 )
 
-// odb reads objects straight from the pack and loose object files. Each
-// pack index is read whole and searched in memory, each pack is mapped
-// into memory once, and objects are inflated by one reused zlib reader, so
-// reading an object costs its inflation and nothing else: go-git's reader
-// seeks, allocates 64 KiB buffers and issues several system calls per
-// object, which made it most of an audit's time. An odb is not safe for
-// concurrent use; neither is a Repo.
+// odb reads objects straight from a repository's pack and loose object
+// files. Pack indexes and packs are memory-mapped once and read in place
+// (no system call per object, and only the pages a reader touches are
+// faulted in), objects are inflated by one reused zlib reader, and a
+// caller may hand in the buffer an object is read into, so a diff that
+// reads a few hundred trees reuses the same few buffers. The delta bases
+// resolved last are kept in a small ring whose buffers are reused too.
+// go-git's reader seeks, allocates 64 KiB buffers and issues several system
+// calls per object, which made it most of an audit's and a freeze check's
+// time.
 //
 // Packs written or merged away after the odb was loaded are picked up by
-// rescan, which Repo calls when a lookup misses. Anything the odb cannot
-// read (an index version other than 2, an alternate object store) is left
-// to go-git.
+// rescan, on a lookup that misses. What it does not read (an alternate
+// object store, an index version other than 2) is not found here and is
+// left to go-git by Repo. An odb is not safe for concurrent use; neither is
+// a Repo.
 type odb struct {
-	dir   string // .git/objects
-	packs []*pack
-	zr    io.ReadCloser
-	src   bytes.Reader
+	dir string // .git/objects
 
+	packs  []*pack
+	loaded bool
 	deltas int // deltas applied (for tests)
+	zr     io.ReadCloser
+	src    bytes.Reader
+
+	levels [][]byte // the delta base being resolved at each depth of a chain
+	delta  []byte   // the instructions of the delta being applied
+	ring   [baseSlots]cachedBase
+	next   int // ring slot written next
 }
 
-// pack is one pack file and its index.
-type pack struct {
-	path  string
-	idx   []byte // the whole version-2 index
-	n     int
-	data  []byte // the pack, mapped or read
-	unmap func() error
-	bases map[int64]rawObject // delta bases by offset (bounded)
-}
+// baseSlots is how many resolved delta bases (trees) the odb keeps: enough
+// for the tree a diff reads right after the delta made from it, and for
+// walking a history whose trees are deltas of each other. Slots hand their
+// buffers back and forth with the callers', so a diff reuses a handful.
+const baseSlots = 32
 
-type rawObject struct {
+type cachedBase struct {
+	p    *pack
+	off  int64
 	typ  plumbing.ObjectType
 	data []byte
 }
 
-// errODB marks an object the odb could not read itself.
-var errODB = errors.New("object not readable directly")
+type pack struct {
+	path    string
+	idx     []byte // the whole version-2 index, mapped
+	n       int
+	data    []byte // the pack, mapped on first use
+	unmap   []func() error
+	pending bool // data not yet mapped
+	broken  bool // the pack could not be mapped
+}
 
 func newODB(gitDir string) *odb {
 	return &odb{dir: filepath.Join(gitDir, "objects")}
 }
 
+// close unmaps the packs; no slice the odb returned refers to them.
 func (o *odb) close() {
 	for _, p := range o.packs {
-		p.close()
+		p.drop()
 	}
 	o.packs = nil
+	o.loaded = false
+	o.ring = [baseSlots]cachedBase{}
 }
 
-func (p *pack) close() {
-	if p.unmap != nil {
-		p.unmap()
-		p.unmap = nil
-	}
-	p.data = nil
-}
-
-// rescan loads the indexes of packs not yet known and forgets packs that
-// are gone. It reports whether anything changed.
+// rescan maps the indexes (version 2) of packs not yet known and forgets
+// packs that are gone. It reports whether anything changed.
 func (o *odb) rescan() bool {
+	o.loaded = true
 	idxs, _ := filepath.Glob(filepath.Join(o.dir, "pack", "pack-*.idx"))
 	sort.Strings(idxs)
 	known := make(map[string]*pack, len(o.packs))
@@ -92,51 +103,58 @@ func (o *odb) rescan() bool {
 			delete(known, path)
 			continue
 		}
-		p, err := openPack(ip, path)
-		if err != nil {
-			continue // go-git handles what this does not
+		if p := openIndex(ip, path); p != nil {
+			packs = append(packs, p)
+			changed = true
 		}
-		packs = append(packs, p)
-		changed = true
 	}
 	for _, p := range known {
-		p.close()
+		o.forget(p)
 		changed = true
 	}
-	// Newest-looking first is no better than any order; a stable order
-	// keeps lookups deterministic.
 	o.packs = packs
 	return changed
 }
 
-func openPack(idxPath, packPath string) (*pack, error) {
-	idx, err := os.ReadFile(idxPath)
+// openIndex maps a pack index; nil when it is not one this reads (go-git
+// reads those).
+func openIndex(idxPath, packPath string) *pack {
+	data, unmap, err := mapPath(idxPath)
 	if err != nil {
-		return nil, err
+		return nil
 	}
-	if len(idx) < 8+256*4+40 || !bytes.Equal(idx[:8], []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}) {
-		return nil, errODB
+	p := &pack{path: packPath, idx: data, pending: true}
+	if unmap != nil {
+		p.unmap = append(p.unmap, unmap)
 	}
-	n := int(binary.BigEndian.Uint32(idx[8+255*4:]))
-	if len(idx) < 8+256*4+n*28+40 {
-		return nil, errODB
+	if len(data) < 8+256*4+40 || !bytes.Equal(data[:8], []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}) {
+		p.drop()
+		return nil
 	}
-	f, err := os.Open(packPath)
-	if err != nil {
-		return nil, err
+	p.n = int(binary.BigEndian.Uint32(data[8+255*4:]))
+	if len(data) < 8+256*4+p.n*28+40 {
+		p.drop()
+		return nil
 	}
-	defer f.Close()
-	data, unmap, err := mapFile(f)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) < 12+20 || !bytes.Equal(data[:4], []byte("PACK")) {
-		if unmap != nil {
-			unmap()
+	return p
+}
+
+// forget drops a pack and the ring's bases from it.
+func (o *odb) forget(p *pack) {
+	for i := range o.ring {
+		if o.ring[i].p == p {
+			o.ring[i].p = nil
 		}
-		return nil, errODB
 	}
-	return &pack{path: packPath, idx: idx, n: n, data: data, unmap: unmap}, nil
+	p.drop()
+}
+
+// drop unmaps a pack; no slice the odb returned refers to it.
+func (p *pack) drop() {
+	for _, u := range p.unmap {
+		u()
+	}
+	p.idx, p.data, p.unmap, p.n, p.pending, p.broken = nil, nil, nil, 0, false, true
 }
 
 // find returns the offset of h in p.
@@ -168,23 +186,54 @@ func (p *pack) find(h plumbing.Hash) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(large[k*8:])), true
 }
 
-// object returns an object's type and content, or an error wrapping
-// plumbing.ErrObjectNotFound when no pack or loose file has it.
-func (o *odb) object(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
-	return o.objectAt(h, 0)
+// open maps the pack file on first use.
+func (p *pack) open() bool {
+	if p.pending {
+		p.pending = false
+		data, unmap, err := mapPath(p.path)
+		if err != nil || len(data) < 12+20 || !bytes.Equal(data[:4], []byte("PACK")) {
+			if unmap != nil {
+				unmap()
+			}
+			p.broken = true
+			return false
+		}
+		p.data = data
+		if unmap != nil {
+			p.unmap = append(p.unmap, unmap)
+		}
+	}
+	return !p.broken
 }
 
-// objectAt reads h as a delta base depth levels down a delta chain.
-func (o *odb) objectAt(h plumbing.Hash, depth int) (plumbing.ObjectType, []byte, error) {
-	if o.packs == nil {
+var errODB = errors.New("object not readable directly")
+
+// object returns an object's type and content, which the caller owns, or
+// an error wrapping plumbing.ErrObjectNotFound when no pack or loose file
+// has it.
+func (o *odb) object(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	return o.read(h, nil)
+}
+
+// read is object reading into buf's storage when it is large enough (the
+// result may alias buf, and never anything else the odb keeps).
+func (o *odb) read(h plumbing.Hash, buf []byte) (plumbing.ObjectType, []byte, error) {
+	return o.readAt(h, buf, 0)
+}
+
+// readAt reads h as a delta base depth levels down a chain.
+func (o *odb) readAt(h plumbing.Hash, buf []byte, depth int) (plumbing.ObjectType, []byte, error) {
+	if !o.loaded {
 		o.rescan()
 	}
-	if obj, err := o.lookup(h, depth); err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
-		return obj.typ, obj.data, err
-	}
-	if o.rescan() {
-		if obj, err := o.lookup(h, depth); err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
-			return obj.typ, obj.data, err
+	for attempt := 0; ; attempt++ {
+		for _, p := range o.packs {
+			if off, ok := p.find(h); ok {
+				return o.packed(p, off, depth, buf)
+			}
+		}
+		if attempt > 0 || !o.rescan() {
+			break
 		}
 	}
 	return o.loose(h)
@@ -192,10 +241,10 @@ func (o *odb) objectAt(h plumbing.Hash, depth int) (plumbing.ObjectType, []byte,
 
 // has reports whether a pack or loose file holds h, without reading it.
 func (o *odb) has(h plumbing.Hash) bool {
-	if o.packs == nil {
+	if !o.loaded {
 		o.rescan()
 	}
-	for range 2 {
+	for attempt := 0; ; attempt++ {
 		for _, p := range o.packs {
 			if _, ok := p.find(h); ok {
 				return true
@@ -205,32 +254,23 @@ func (o *odb) has(h plumbing.Hash) bool {
 		if _, err := os.Stat(filepath.Join(o.dir, s[:2], s[2:])); err == nil {
 			return true
 		}
-		if !o.rescan() {
-			break
+		if attempt > 0 || !o.rescan() {
+			return false
 		}
 	}
-	return false
-}
-
-func (o *odb) lookup(h plumbing.Hash, depth int) (rawObject, error) {
-	for _, p := range o.packs {
-		if off, ok := p.find(h); ok {
-			return o.packed(p, off, depth)
-		}
-	}
-	return rawObject{}, plumbing.ErrObjectNotFound
 }
 
 func (o *odb) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	s := h.String()
-	raw, err := os.ReadFile(filepath.Join(o.dir, s[:2], s[2:]))
+	z, err := os.ReadFile(filepath.Join(o.dir, s[:2], s[2:]))
 	if errors.Is(err, os.ErrNotExist) {
-		return plumbing.InvalidObject, nil, plumbing.ErrObjectNotFound
+		return plumbing.InvalidObject, nil, fmt.Errorf("%s: %w", s, plumbing.ErrObjectNotFound)
 	}
 	if err != nil {
 		return plumbing.InvalidObject, nil, err
 	}
-	if raw, err = o.inflate(raw, -1); err != nil {
+	raw, err := o.inflate(z, -1, nil)
+	if err != nil {
 		return plumbing.InvalidObject, nil, fmt.Errorf("loose object %s: %w", s, err)
 	}
 	nul := bytes.IndexByte(raw, 0)
@@ -245,9 +285,9 @@ func (o *odb) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	return t, raw[nul+1:], nil
 }
 
-// inflate decompresses the zlib stream at the start of src; size < 0 is
-// unknown.
-func (o *odb) inflate(src []byte, size int64) ([]byte, error) {
+// inflate decompresses the zlib stream at the start of src into dst's
+// storage; size < 0 is unknown.
+func (o *odb) inflate(src []byte, size int64, dst []byte) ([]byte, error) {
 	o.src.Reset(src)
 	var err error
 	if o.zr == nil {
@@ -261,31 +301,50 @@ func (o *odb) inflate(src []byte, size int64) ([]byte, error) {
 	if size < 0 {
 		return io.ReadAll(o.zr)
 	}
-	out := make([]byte, size)
+	out := grow(dst, int(size))
 	if _, err := io.ReadFull(o.zr, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
+// grow returns a slice of length n, in buf's storage when it is big enough.
+func grow(buf []byte, n int) []byte {
+	if buf != nil && cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]byte, n)
+}
+
 const maxDeltaDepth = 64
 
-// packed reads the object at off, resolving deltas.
-func (o *odb) packed(p *pack, off int64, depth int) (rawObject, error) {
+// packed reads the object at off into dst's storage, resolving deltas.
+// The bases of a chain are resolved into o.levels, one buffer per depth,
+// and resolved trees are remembered in the ring.
+func (o *odb) packed(p *pack, off int64, depth int, dst []byte) (plumbing.ObjectType, []byte, error) {
 	if depth > maxDeltaDepth {
-		return rawObject{}, fmt.Errorf("%s: delta chain deeper than %d: %w", filepath.Base(p.path), maxDeltaDepth, errODB)
+		return plumbing.InvalidObject, nil, fmt.Errorf("%s: delta chain deeper than %d: %w", filepath.Base(p.path), maxDeltaDepth, errODB)
 	}
-	if b, ok := p.bases[off]; ok {
-		if depth == 0 { // the caller owns what it gets
-			b.data = bytes.Clone(b.data)
+	for i := range o.ring {
+		c := &o.ring[i]
+		if c.p != p || c.off != off {
+			continue
 		}
-		return b, nil
+		if depth > 0 {
+			return c.typ, append(dst[:0], c.data...), nil
+		}
+		// Asked for itself, a base is usually done with as a base (a
+		// diff reads a tree right after the delta made from it): the
+		// caller takes its buffer, and the slot keeps the caller's.
+		data := c.data
+		c.p, c.data = nil, dst[:0]
+		return c.typ, data, nil
 	}
-	bad := func(what string) (rawObject, error) {
-		return rawObject{}, fmt.Errorf("%s at offset %d: %s: %w", filepath.Base(p.path), off, what, errODB)
+	if !p.open() {
+		return plumbing.InvalidObject, nil, fmt.Errorf("%s: cannot be read: %w", filepath.Base(p.path), errODB)
 	}
 	if off < 12 || off >= int64(len(p.data))-20 {
-		return bad("offset outside the pack")
+		return plumbing.InvalidObject, nil, fmt.Errorf("%s: offset %d outside the pack: %w", filepath.Base(p.path), off, errODB)
 	}
 	b := p.data[off : len(p.data)-20]
 	i := 0
@@ -295,79 +354,110 @@ func (o *odb) packed(p *pack, off int64, depth int) (rawObject, error) {
 	size := int64(c & 0x0f)
 	for shift := 4; c&0x80 != 0; shift += 7 {
 		if i >= len(b) || shift > 56 {
-			return bad("bad object header")
+			return plumbing.InvalidObject, nil, errODB
 		}
 		c = b[i]
 		i++
 		size |= int64(c&0x7f) << shift
 	}
-	if size > int64(len(p.data))*1032+1<<20 {
-		return bad("object size larger than its pack can inflate to")
+	if size > int64(len(p.data))*1032+1<<20 { // more than deflate can expand the pack to
+		return plumbing.InvalidObject, nil, errODB
 	}
-	var base rawObject
+	var baseType plumbing.ObjectType
+	var base []byte
 	var err error
 	switch typ {
 	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
+		out, err := o.inflate(b[i:], size, dst)
+		if err != nil {
+			return plumbing.InvalidObject, nil, err
+		}
+		o.remember(p, off, depth, typ, out)
+		return typ, out, nil
 	case plumbing.OFSDeltaObject:
 		if i >= len(b) {
-			return bad("truncated delta offset")
+			return plumbing.InvalidObject, nil, errODB
 		}
 		c = b[i]
 		i++
 		rel := int64(c & 0x7f)
 		for c&0x80 != 0 {
 			if i >= len(b) || rel > 1<<50 {
-				return bad("bad delta offset")
+				return plumbing.InvalidObject, nil, errODB
 			}
 			c = b[i]
 			i++
 			rel = (rel+1)<<7 | int64(c&0x7f)
 		}
 		if rel <= 0 || rel > off {
-			return bad("delta base outside the pack")
+			return plumbing.InvalidObject, nil, errODB
 		}
-		if base, err = o.packed(p, off-rel, depth+1); err != nil {
-			return rawObject{}, err
+		if baseType, base, err = o.packed(p, off-rel, depth+1, o.level(depth+1)); err != nil {
+			return plumbing.InvalidObject, nil, err
 		}
+		o.levels[depth+1] = base
 	case plumbing.REFDeltaObject:
 		if i+20 > len(b) {
-			return bad("truncated delta base")
+			return plumbing.InvalidObject, nil, errODB
 		}
 		var bh plumbing.Hash
 		copy(bh[:], b[i:i+20])
 		i += 20
-		t, data, err := o.objectAt(bh, depth+1)
-		if err != nil {
-			return rawObject{}, err
+		// Rare (thin packs are completed with full objects): a base of
+		// its own; the chain it starts uses the levels above this one.
+		if baseType, base, err = o.readAt(bh, nil, depth+1); err != nil {
+			return plumbing.InvalidObject, nil, err
 		}
-		base = rawObject{t, data}
 	default:
-		return bad("unknown object type")
+		return plumbing.InvalidObject, nil, errODB
 	}
-	data, err := o.inflate(b[i:], size)
+	if o.delta, err = o.inflate(b[i:], size, o.delta); err != nil {
+		return plumbing.InvalidObject, nil, err
+	}
+	out, err := applyDeltaTo(dst, base, o.delta)
 	if err != nil {
-		return bad(err.Error())
+		return plumbing.InvalidObject, nil, err
 	}
-	obj := rawObject{typ, data}
-	if typ == plumbing.OFSDeltaObject || typ == plumbing.REFDeltaObject {
-		out, err := applyDelta(base.data, data)
-		if err != nil {
-			return rawObject{}, err
+	o.deltas++
+	o.remember(p, off, depth, baseType, out)
+	return baseType, out, nil
+}
+
+// level returns the buffer for the delta base at depth d.
+func (o *odb) level(d int) []byte {
+	for len(o.levels) <= d {
+		o.levels = append(o.levels, nil)
+	}
+	return o.levels[d]
+}
+
+// remember keeps a copy of a tree resolved as a delta base, reusing the
+// storage of the ring slot it replaces.
+func (o *odb) remember(p *pack, off int64, depth int, typ plumbing.ObjectType, data []byte) {
+	if depth == 0 || typ != plumbing.TreeObject {
+		return
+	}
+	var c *cachedBase
+	for i := range o.ring {
+		if o.ring[i].p == nil {
+			c = &o.ring[i] // an empty slot, perhaps with a buffer to reuse
+			break
 		}
-		obj = rawObject{base.typ, out}
-		o.deltas++
 	}
-	if depth > 0 {
-		if p.bases == nil || len(p.bases) > 256 {
-			p.bases = map[int64]rawObject{}
-		}
-		p.bases[off] = obj
+	if c == nil {
+		c = &o.ring[o.next]
+		o.next = (o.next + 1) % baseSlots
 	}
-	return obj, nil
+	c.p, c.off, c.typ = p, off, typ
+	c.data = append(c.data[:0], data...)
 }
 
 // applyDelta applies a git delta to base.
-func applyDelta(base, delta []byte) ([]byte, error) {
+func applyDelta(base, delta []byte) ([]byte, error) { return applyDeltaTo(nil, base, delta) }
+
+// applyDeltaTo applies a git delta to base, writing the result into dst's
+// storage when it is large enough; dst must not overlap base.
+func applyDeltaTo(dst, base, delta []byte) ([]byte, error) {
 	varint := func() (int, bool) {
 		v, shift := 0, 0
 		for len(delta) > 0 && shift < 63 {
@@ -382,60 +472,63 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 		return 0, false
 	}
 	src, ok1 := varint()
-	dst, ok2 := varint()
-	if !ok1 || !ok2 || src != len(base) || dst > 1<<31 {
+	n, ok2 := varint()
+	if !ok1 || !ok2 || src != len(base) || n > 1<<31 {
 		return nil, fmt.Errorf("%w: bad delta header", errODB)
 	}
-	out := make([]byte, 0, dst)
+	out := dst[:0]
+	if out == nil || cap(out) < n {
+		out = make([]byte, 0, n)
+	}
 	for len(delta) > 0 {
 		op := delta[0]
 		delta = delta[1:]
 		switch {
 		case op&0x80 != 0:
-			var off, n int
-			for k := range 4 {
-				if op&(1<<k) != 0 {
+			var off, k int
+			for j := range 4 {
+				if op&(1<<j) != 0 {
 					if len(delta) == 0 {
-						return nil, fmt.Errorf("%w: truncated delta copy", errODB)
+						return nil, errODB
 					}
-					off |= int(delta[0]) << (8 * k)
+					off |= int(delta[0]) << (8 * j)
 					delta = delta[1:]
 				}
 			}
-			for k := range 3 {
-				if op&(0x10<<k) != 0 {
+			for j := range 3 {
+				if op&(0x10<<j) != 0 {
 					if len(delta) == 0 {
-						return nil, fmt.Errorf("%w: truncated delta copy", errODB)
+						return nil, errODB
 					}
-					n |= int(delta[0]) << (8 * k)
+					k |= int(delta[0]) << (8 * j)
 					delta = delta[1:]
 				}
 			}
-			if n == 0 {
-				n = 0x10000
+			if k == 0 {
+				k = 0x10000
 			}
-			if off+n > len(base) || len(out)+n > dst {
-				return nil, fmt.Errorf("%w: delta copy outside its base", errODB)
+			if off+k > len(base) || len(out)+k > n {
+				return nil, errODB
 			}
-			out = append(out, base[off:off+n]...)
+			out = append(out, base[off:off+k]...)
 		case op != 0:
-			if int(op) > len(delta) || len(out)+int(op) > dst {
-				return nil, fmt.Errorf("%w: truncated delta insert", errODB)
+			if int(op) > len(delta) || len(out)+int(op) > n {
+				return nil, errODB
 			}
 			out = append(out, delta[:op]...)
 			delta = delta[op:]
 		default:
-			return nil, fmt.Errorf("%w: reserved delta opcode", errODB)
+			return nil, errODB
 		}
 	}
-	if len(out) != dst {
-		return nil, fmt.Errorf("%w: delta result has the wrong size", errODB)
+	if len(out) != n {
+		return nil, errODB
 	}
 	return out, nil
 }
 
-// mapRead reads f whole: the fallback when it cannot be mapped.
-func mapRead(f *os.File) ([]byte, func() error, error) {
+// mapReadAll reads f whole: the fallback for a file that cannot be mapped.
+func mapReadAll(f *os.File) ([]byte, func() error, error) {
 	data, err := io.ReadAll(f)
 	return data, nil, err
 }

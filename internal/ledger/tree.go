@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -16,32 +15,13 @@ import (
 // reader one field at a time, which an audit of thousands of commits pays
 // for in every directory it descends.
 func (r *Repo) ReadTree(h plumbing.Hash) ([]object.TreeEntry, error) {
-	var data []byte
-	if m, ok := r.recent[h]; ok {
-		if m.Type() != plumbing.TreeObject {
-			return nil, fmt.Errorf("object %s is a %s, not a tree: %w", h, m.Type(), plumbing.ErrObjectNotFound)
-		}
-		t, err := object.GetTree(r.Objects(), h)
-		if err != nil {
-			return nil, err
-		}
-		return t.Entries, nil
-	}
-	t, raw, err := r.odb.object(h)
-	if err != nil && !errors.Is(err, plumbing.ErrObjectNotFound) {
+	t, data, err := r.ReadObject(h, nil)
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("tree %s: %w", h, err)
-	}
-	if err != nil {
-		tree, err := object.GetTree(r.Objects(), h)
-		if err != nil {
-			return nil, err
-		}
-		return tree.Entries, nil
-	}
-	if t != plumbing.TreeObject {
+	case t != plumbing.TreeObject:
 		return nil, fmt.Errorf("object %s is a %s, not a tree: %w", h, t, plumbing.ErrObjectNotFound)
 	}
-	data = raw
 	entries, err := ParseTree(data)
 	if err != nil {
 		return nil, fmt.Errorf("tree %s: %w", h, err)

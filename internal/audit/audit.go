@@ -100,8 +100,10 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 	}
 	results := make([]commitResult, len(commits))
 	// Workers take contiguous runs of history, so the trees a commit shares
-	// with its parent are already decoded in the worker's cache.
-	const chunk = 64
+	// with its parent are already decoded in the worker's cache; runs are
+	// short enough that every worker gets several and none idles long at
+	// the end.
+	chunk := min(max(len(commits)/(workers*8), 8), 64)
 	jobs := make(chan int, len(commits)/chunk+1)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)

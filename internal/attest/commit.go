@@ -135,7 +135,7 @@ func Commit(ctx context.Context, r *ledger.Repo, vega, code *signing.Signer, sun
 	}
 	h2, err := r.Apply(ctx, &ledger.Change{
 		Subject: fmt.Sprintf("state: %s -> PAUSED after the FAIL attestation of %s", snap.State.State, a.Date),
-		Body:    "Opened " + dev.ID + ". LARS lifts the pause with `vios state resume --signer LARS`.",
+		Body:    "Opened " + dev.ID + ". LARS lifts the pause by resolving it: `vios deviation resolve " + dev.ID + " --signer LARS`.",
 		Trailers: [][2]string{
 			{"Vios-Artifact", "operational_state"},
 			{"Vios-Date", a.Date},

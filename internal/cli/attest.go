@@ -35,7 +35,8 @@ evidence digest over the week's artifacts, and one outcome:
   PASS WITH CONDITIONS  missing or unreadable artifacts, alerts, determinism below target
   PASS                  otherwise
 FAIL pauses production (exit 1): CODE commits the PAUSED state and an
-ADR-compliance deviation; LARS resumes. The Markdown is parsed back with
+ADR-compliance deviation; LARS resumes production by resolving that
+deviation (vios deviation resolve). The Markdown is parsed back with
 goldmark and checked before it is signed. Re-running a week is idempotent.
 --push fetches the remote first and pushes the attestation after.`,
 		Example: `  vios attest weekly --repo ./governance --keys ~/.vios/keys
@@ -105,6 +106,6 @@ func printAttestation(w io.Writer, c *attest.Committed) {
 		fmt.Fprintf(w, "  - %s\n", r)
 	}
 	if c.Paused {
-		fmt.Fprintln(w, "production PAUSED; LARS resumes with `vios state resume --signer LARS`")
+		fmt.Fprintln(w, "production PAUSED; LARS resumes it by resolving the ADR-compliance deviation (`vios deviation resolve DEV --signer LARS`, see `vios deviation list --open`)")
 	}
 }

@@ -19,7 +19,8 @@ func newBriefCmd(g *Globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  groupHelp,
 	}
-	cmd.AddCommand(&cobra.Command{
+	var pf pushFlags
+	phase3 := &cobra.Command{
 		Use:   "phase3",
 		Short: "Commit the Phase 3 readiness brief (after the first weekly attestation)",
 		Long: `Writes 05_GOVERNANCE/PHASE3_READINESS_BRIEF.md, signed by CODE, from the first
@@ -28,7 +29,8 @@ signatures, per-agent reliability), cost trajectory against ADR-012 (average,
 trend, distance from the ceiling, headroom), the determinism profile from
 replay, early pattern deviations found in the data, and Phase 3 gate criteria
 derived from the measured figures; at most 3,200 words. Refused (exit 1)
-before the first VEGA weekly attestation exists.`,
+before the first VEGA weekly attestation exists. --push fetches the remote first
+and pushes the commit after.`,
 		Example: `  vios brief phase3 --repo ./governance --keys ~/.vios/keys`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,9 +47,18 @@ before the first VEGA weekly attestation exists.`,
 				return err
 			}
 			defer r.Close()
-			md, h, existing, err := brief.Commit(cmd.Context(), r, code, clk.Now())
+			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
 			if err != nil {
 				return err
+			}
+			md, h, existing, err := brief.Commit(ctx, r, code, clk.Now())
+			if err = push.finish(ctx, err); err != nil {
+				return err
+			}
+			if !existing {
+				if nh := push.commit(h); !nh.IsZero() {
+					h = nh
+				}
 			}
 			out := map[string]any{"path": layout.Phase3Brief, "commit": h.String(), "already_committed": existing, "markdown": string(md)}
 			return g.emit(out, func(w io.Writer) {
@@ -58,6 +69,8 @@ before the first VEGA weekly attestation exists.`,
 				fmt.Fprintf(w, "committed %s  %s\n", h.String()[:12], layout.Phase3Brief)
 			})
 		},
-	})
+	}
+	pf.register(phase3)
+	cmd.AddCommand(phase3)
 	return cmd
 }

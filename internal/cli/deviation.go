@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
 
 	"github.com/vision-ios/vios/internal/deviation"
@@ -75,12 +76,14 @@ event. -o json prints the records with their whole event history.`,
 	cmd.AddCommand(list)
 
 	var note string
+	var updatePush pushFlags
 	update := &cobra.Command{
 		Use:   "update DEV",
 		Short: "Append a status note to a deviation, sent to the alert sinks",
 		Long: `Appends a note event to the deviation's history, sends it to every alert sink
 (on GitHub, a comment on the deviation's issue) and commits it signed by CODE.
-An unknown deviation id is refused (exit 2).`,
+An unknown deviation id is refused (exit 2). --push fetches the remote first
+(so the note lands on the newest history) and pushes the commit after.`,
 		Example: `  vios deviation update DEV-signature_verification_failure-75c6040e1e25f939 \
       --note "FINN's key file was replaced during the host migration; restoring it"`,
 		Args: cobra.ExactArgs(1),
@@ -92,30 +95,36 @@ An unknown deviation id is refused (exit 2).`,
 			if err != nil {
 				return err
 			}
+			code, err := keys.Load(g.Keys, "CODE")
+			if err != nil {
+				return err
+			}
 			r, err := ledger.Open(g.Repo)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
+			ctx, push, err := g.startPush(cmd.Context(), r, &updatePush, nil)
+			if err != nil {
+				return err
+			}
 			sinks, err := g.sinks(r)
 			if err != nil {
+				return push.finish(ctx, err)
+			}
+			c, err := sla.Note(ctx, r, code, sinks, args[0], note, clk.Now())
+			if err = push.finish(ctx, err); err != nil {
 				return err
 			}
-			code, err := keys.Load(g.Keys, "CODE")
-			if err != nil {
-				return err
-			}
-			c, err := sla.Note(cmd.Context(), r, code, sinks, args[0], note, clk.Now())
-			if err != nil {
-				return err
-			}
-			return emitChange(g, c, "note recorded")
+			return emitChange(g, push, c, "note recorded")
 		},
 	}
 	update.Flags().StringVar(&note, "note", "", "the status `TEXT` (required)")
+	updatePush.register(update)
 	cmd.AddCommand(update)
 
 	var signer, rootCause, plan string
+	var resolvePush pushFlags
 	resolve := &cobra.Command{
 		Use:   "resolve DEV",
 		Short: "Resolve a deviation with its root cause and remediation plan, signed by LARS",
@@ -126,7 +135,10 @@ key must be LARS's ACTIVE registry key (else exit 1).
 
 Resolving a signature-verification deviation lifts HALTED, an ADR-compliance
 deviation PAUSED, in the same commit — unless another deviation of that kind
-is still open.`,
+is still open. This is how production resumes after a halt or a pause:
+HALTED and PAUSED are lifted only by a LARS-signed resolution (vios state
+resume refuses while such a deviation is open). --push fetches the remote
+first and pushes the resolution after.`,
 		Example: `  vios deviation resolve DEV-signature_verification_failure-75c6040e1e25f939 --signer LARS \
       --root-cause "FINN's key file was overwritten by a stale backup" \
       --plan "restore from the vault; checksum key files before each cycle" --keys ~/.vios/keys`,
@@ -142,21 +154,25 @@ is still open.`,
 			if err != nil {
 				return err
 			}
+			lars, err := keys.Load(g.Keys, signer)
+			if err != nil {
+				return err
+			}
 			r, err := ledger.Open(g.Repo)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
+			ctx, push, err := g.startPush(cmd.Context(), r, &resolvePush, nil)
+			if err != nil {
+				return err
+			}
 			sinks, err := g.sinks(r)
 			if err != nil {
-				return err
+				return push.finish(ctx, err)
 			}
-			lars, err := keys.Load(g.Keys, signer)
-			if err != nil {
-				return err
-			}
-			c, err := sla.Resolve(cmd.Context(), r, lars, sinks, args[0], rootCause, plan, clk.Now())
-			if err != nil {
+			c, err := sla.Resolve(ctx, r, lars, sinks, args[0], rootCause, plan, clk.Now())
+			if err = push.finish(ctx, err); err != nil {
 				return err
 			}
 			msg := "resolved by LARS"
@@ -166,17 +182,23 @@ is still open.`,
 			case c.StateNote != "":
 				msg += "; " + c.StateNote
 			}
-			return emitChange(g, c, msg)
+			return emitChange(g, push, c, msg)
 		},
 	}
 	resolve.Flags().StringVar(&signer, "signer", "", "the resolving agent: LARS")
 	resolve.Flags().StringVar(&rootCause, "root-cause", "", "the root cause `TEXT` (required)")
 	resolve.Flags().StringVar(&plan, "plan", "", "the remediation plan `TEXT` (required)")
+	resolvePush.register(resolve)
 	cmd.AddCommand(resolve)
 	return cmd
 }
 
-func emitChange(g *Globals, c *sla.Change, what string) error {
+// emitChange prints a note or a resolution; with --push, the commit is the
+// one that landed on the remote.
+func emitChange(g *Globals, push *pusher, c *sla.Change, what string) error {
+	if h := push.commit(plumbing.NewHash(c.Commit)); h.String() != c.Commit && !h.IsZero() {
+		c.Commit = h.String()
+	}
 	if err := g.emit(c, func(w io.Writer) {
 		fmt.Fprintf(w, "%s: %s (commit %s)\n", c.Deviation.ID, what, c.Commit[:12])
 		for _, e := range c.Delivery.Events {

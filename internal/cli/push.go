@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/spf13/cobra"
 
@@ -44,6 +45,7 @@ type pusher struct {
 
 	mu      sync.Mutex
 	rebuilt map[string]*cycle.Committed // re-created cycles by id
+	pushed  *remote.Result              // the push finish made
 }
 
 // startPush does nothing without --push. With it, it takes the repository
@@ -95,6 +97,7 @@ func (p *pusher) finish(ctx context.Context, err error) error {
 		return err
 	}
 	res, perr := remote.Push(ctx, p.r, p.opt)
+	p.pushed = res
 	if res != nil && perr == nil {
 		fmt.Fprintf(p.g.stderr, "vios: pushed %d commits to %s (%d re-created on the remote tip, %d attempts)\n", res.Pushed, res.Remote, res.Rebuilt, res.Attempts)
 	}
@@ -106,6 +109,23 @@ func (p *pusher) finish(ctx context.Context, err error) error {
 		return perr
 	}
 	return err
+}
+
+// commit returns what the push made of h, a commit the command made: the
+// commit that re-created it on a newer remote tip, or h itself; zero when
+// the remote held its change already (so it was dropped).
+func (p *pusher) commit(h plumbing.Hash) plumbing.Hash {
+	if p == nil || p.pushed == nil {
+		return h
+	}
+	for i := 0; i < len(p.pushed.Recreated) && !h.IsZero(); i++ {
+		next, ok := p.pushed.Recreated[h.String()]
+		if !ok {
+			break
+		}
+		h = plumbing.NewHash(next) // "" gives the zero hash
+	}
+	return h
 }
 
 // cycle returns what the push made of c: the re-created cycle, or the

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
 
 	"github.com/vision-ios/vios/internal/deviation"
@@ -23,6 +24,7 @@ func newSLACmd(g *Globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  groupHelp,
 	}
+	var pf pushFlags
 	tick := &cobra.Command{
 		Use:   "tick",
 		Short: "Send what is due on every open deviation and record it (cron: every 5 min)",
@@ -40,6 +42,12 @@ later ticks (after 1, 2, 4 … at most 30 minutes). Every event and every
 delivery outcome is appended to the deviation's history, all in one commit
 signed by CODE; nothing due means no commit.
 
+A tick holds the repository lock from reading the records to committing what
+it sent, so ticks that overlap (a slow cron run, serve and cron together)
+queue: the later one finds the events recorded and sends nothing twice. With
+--push it first fetches the remote (so events another orchestrator already
+sent and pushed are not sent again) and pushes the commit after.
+
 Exit 0 when everything due was delivered, 3 when a delivery failed (it is
 recorded and retried), 2 on a broken sink configuration.`,
 		Example: `  vios sla tick --repo ./governance --keys ~/.vios/keys
@@ -51,22 +59,31 @@ recorded and retried), 2 on a broken sink configuration.`,
 			if err != nil {
 				return err
 			}
+			code, err := keys.Load(g.Keys, "CODE")
+			if err != nil {
+				return err
+			}
 			r, err := ledger.Open(g.Repo)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
+			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
+			if err != nil {
+				return err
+			}
 			sinks, err := g.sinks(r)
 			if err != nil {
+				return push.finish(ctx, err)
+			}
+			rep, err := sla.Tick(ctx, r, code, sinks, clk.Now())
+			if err = push.finish(ctx, err); err != nil {
 				return err
 			}
-			code, err := keys.Load(g.Keys, "CODE")
-			if err != nil {
-				return err
-			}
-			rep, err := sla.Tick(cmd.Context(), r, code, sinks, clk.Now())
-			if err != nil {
-				return err
+			if rep.Commit != "" {
+				if h := push.commit(plumbing.NewHash(rep.Commit)); !h.IsZero() {
+					rep.Commit = h.String()
+				}
 			}
 			if err := g.emit(rep, func(w io.Writer) { printTick(w, rep) }); err != nil {
 				return err
@@ -77,6 +94,7 @@ recorded and retried), 2 on a broken sink configuration.`,
 			return nil
 		},
 	}
+	pf.register(tick)
 	cmd.AddCommand(tick)
 	return cmd
 }

@@ -42,13 +42,27 @@ func newStateCmd(g *Globals) *cobra.Command {
 		},
 	})
 	var signer, reason string
+	var pf pushFlags
 	resume := &cobra.Command{
 		Use:   "resume",
-		Short: "Lift HALTED or PAUSED, signed by LARS",
-		Long: `Moves production back to RUNNING with a commit signed by LARS. Only LARS may
-resume: the key given must be LARS's ACTIVE key in the registry. Say why with
---reason; it is recorded in the state and the commit.`,
-		Example: `  vios state resume --signer LARS --reason "FINN key rotated, see DEV-0001" --keys ~/.vios/keys`,
+		Short: "Lift HALTED or PAUSED that no open deviation explains, signed by LARS",
+		Long: `HALTED and PAUSED are lifted only by a LARS-signed resolution. A halt opens a
+signature-verification deviation and a pause an ADR-compliance deviation; LARS
+lifts the stop by resolving it with its root cause and remediation plan:
+
+  vios deviation resolve DEV --signer LARS --root-cause TEXT --plan TEXT
+
+which moves production back to RUNNING in the same commit once no deviation of
+that kind is open (vios deviation list --open shows them). While one is open,
+state resume refuses (exit 1) and names it.
+
+state resume moves production back to RUNNING with a commit signed by LARS
+when no open deviation explains the stop (a state recorded by hand or before
+deviations were). Only LARS may resume: --signer must be LARS (else exit 2) and
+the key given must be LARS's ACTIVE key in the registry (else exit 1). Say why
+with --reason; it is recorded in the state and the commit. --push fetches the
+remote first and pushes the commit after.`,
+		Example: `  vios state resume --signer LARS --reason "state set by hand during the migration" --keys ~/.vios/keys`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if signer != "LARS" {
@@ -67,10 +81,15 @@ resume: the key given must be LARS's ACTIVE key in the registry. Say why with
 				return err
 			}
 			defer r.Close()
-			h, st, err := gov.Resume(cmd.Context(), r, lars, reason, clk.Now())
+			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
 			if err != nil {
 				return err
 			}
+			h, st, err := gov.Resume(ctx, r, lars, reason, clk.Now())
+			if err = push.finish(ctx, err); err != nil {
+				return err
+			}
+			h = push.commit(h)
 			return g.emit(map[string]any{"commit": h.String(), "state": st}, func(w io.Writer) {
 				fmt.Fprintf(w, "production RUNNING again (commit %s, signed by LARS)\n", h.String()[:12])
 			})
@@ -78,6 +97,7 @@ resume: the key given must be LARS's ACTIVE key in the registry. Say why with
 	}
 	resume.Flags().StringVar(&signer, "signer", "", "the approving agent: LARS")
 	resume.Flags().StringVar(&reason, "reason", "", "why production may resume (required)")
+	pf.register(resume)
 	cmd.AddCommand(resume)
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/market"
 	"github.com/vision-ios/vios/internal/signing"
+	"github.com/vision-ios/vios/internal/sla"
 	"github.com/vision-ios/vios/internal/state"
 	"github.com/vision-ios/vios/internal/testutil"
 )
@@ -173,8 +174,19 @@ func TestSignatureFailureHalts(t *testing.T) {
 	if _, _, err := gov.Resume(context.Background(), r, rogueLars, "x", slot); fault.Code(err) != fault.CodeGovernance {
 		t.Fatalf("resume with a non-registry LARS key: %v", err)
 	}
-	if _, st, err := gov.Resume(context.Background(), r, signers["LARS"], "FINN key restored", slot.Add(time.Minute)); err != nil || st.State != state.Running {
-		t.Fatalf("LARS resume: %v", err)
+	// HALTED is lifted only by LARS resolving the deviation the halt
+	// opened: resuming around it is refused, naming it.
+	devID := "DEV-" + lg.Alerts[0].Type + "-" + c.CycleID
+	if _, _, err := gov.Resume(context.Background(), r, signers["LARS"], "FINN key restored", slot.Add(time.Minute)); !errors.Is(err, gov.ErrOpenDeviation) ||
+		fault.Code(err) != fault.CodeGovernance || !strings.Contains(err.Error(), devID) || !strings.Contains(err.Error(), "vios deviation resolve") {
+		t.Fatalf("LARS resume with the deviation open: %v", err)
+	}
+	res, err := sla.Resolve(context.Background(), r, signers["LARS"], []sla.Sink{}, devID, "FINN key restored", "check keys before each cycle", slot.Add(time.Minute))
+	if err != nil || res.StateTo != state.Running {
+		t.Fatalf("LARS resolution: %+v, %v", res, err)
+	}
+	if _, _, err := gov.Resume(context.Background(), r, signers["LARS"], "again", slot.Add(2*time.Minute)); !fault.IsInput(err) {
+		t.Fatalf("resume when RUNNING: %v", err)
 	}
 	if _, err := runAt(t, r, signers, testutil.Epoch.Add(3*time.Hour)); err != nil {
 		t.Fatalf("cycle after resume: %v", err)

@@ -20,6 +20,16 @@ const (
 	Determinism      = "determinism_below_threshold"
 )
 
+// Stops maps the deviation types whose action stops production to the
+// operational state they put it in (internal/state's HALTED and PAUSED).
+// That state is lifted only by LARS resolving the deviation: the
+// resolution of the last open one of its type moves production back to
+// RUNNING in the same commit.
+var Stops = map[string]string{
+	SignatureFailure: "HALTED",
+	ADRCompliance:    "PAUSED",
+}
+
 // Event is one entry of a deviation's history. Events are only ever
 // appended: a record's file changes by gaining events (and the status
 // fields derived from them), never by editing one.

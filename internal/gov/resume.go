@@ -2,11 +2,16 @@ package gov
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/vision-ios/vios/internal/deviation"
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
@@ -14,9 +19,21 @@ import (
 	"github.com/vision-ios/vios/internal/state"
 )
 
+// ErrOpenDeviation is returned (as a governance fault, exit 1) by Resume
+// while a deviation that halted or paused production is still open.
+var ErrOpenDeviation = errors.New("a deviation that stopped production is still open")
+
 // Resume lifts HALTED or PAUSED back to RUNNING with a commit signed by
 // LARS, the only agent allowed to resume production. The signer's key must
 // be LARS's ACTIVE registry key.
+//
+// HALTED and PAUSED are lifted only by a LARS-signed resolution: while a
+// deviation whose action is the current state (a signature-verification
+// failure for HALTED, an ADR-compliance failure for PAUSED) is open, Resume
+// refuses with ErrOpenDeviation naming it and `vios deviation resolve`,
+// whose resolution of the last such deviation resumes production in the
+// same commit. Resume is for a stop no open deviation explains (one
+// recorded before deviations were, or by hand).
 func Resume(ctx context.Context, r *ledger.Repo, lars *signing.Signer, reason string, now time.Time) (plumbing.Hash, *state.State, error) {
 	if lars.Agent != "LARS" {
 		return plumbing.ZeroHash, nil, fault.Inputf("resume: only LARS may resume production, not %s", lars.Agent)
@@ -32,6 +49,14 @@ func Resume(ctx context.Context, r *ledger.Repo, lars *signing.Signer, reason st
 	st := *snap.State
 	if st.State == state.Running {
 		return snap.Commit, &st, fault.Inputf("resume: production is already RUNNING")
+	}
+	open, err := openStopping(r, snap.Commit, st.State)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	if len(open) > 0 {
+		return plumbing.ZeroHash, nil, fault.Governance(fmt.Errorf("resume: production is %s and %w: %s; %s is lifted only by a LARS-signed resolution: vios deviation resolve %s --signer LARS --root-cause TEXT --plan TEXT",
+			st.State, ErrOpenDeviation, strings.Join(open, ", "), st.State, open[0]))
 	}
 	from := st.State
 	st.Transition(state.Running, "resumed by LARS: "+reason, "LARS", now)
@@ -57,4 +82,44 @@ func Resume(ctx context.Context, r *ledger.Repo, lars *signing.Signer, reason st
 		return plumbing.ZeroHash, nil, err
 	}
 	return h, &st, nil
+}
+
+// openStopping lists, sorted, the open deviations at commit h whose type
+// puts production in mode (HALTED or PAUSED). A record that does not parse
+// is left to `vios deviation list`, which reports it.
+func openStopping(r *ledger.Repo, h plumbing.Hash, mode string) ([]string, error) {
+	c, err := r.Commit(h)
+	if err != nil {
+		return nil, err
+	}
+	th, err := r.Lookup(c.TreeHash, layout.Deviations)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	tree, err := object.GetTree(r.Objects(), th)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", layout.Deviations, err)
+	}
+	var open []string
+	for _, e := range tree.Entries {
+		if !strings.HasPrefix(e.Name, "DEV-") || !strings.HasSuffix(e.Name, ".json") || !e.Mode.IsFile() {
+			continue
+		}
+		data, err := r.ReadBlob(e.Hash)
+		if err != nil {
+			return nil, err
+		}
+		d, err := deviation.Parse(data)
+		if err != nil {
+			continue
+		}
+		if d.Open() && deviation.Stops[d.Type] == mode {
+			open = append(open, d.ID)
+		}
+	}
+	sort.Strings(open)
+	return open, nil
 }

@@ -303,3 +303,42 @@ func TestRepairWorktreeAfterKill(t *testing.T) {
 	}
 	gitCmd(t, dir, "fsck", "--strict")
 }
+
+// TestHasAnswersMissesFromTheIndexes: a missing object is reported missing
+// (without asking go-git to reload every index), and an object that another
+// handle (another process) wrote since is found.
+func TestHasAnswersMissesFromTheIndexes(t *testing.T) {
+	r, err := Init(filepath.Join(t.TempDir(), "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	commitN(t, r, 1, file("a"), file("b"))
+	missing := plumbing.NewHash("0123456789abcdef0123456789abcdef01234567")
+	if r.Has(missing) {
+		t.Fatal("Has of a missing object")
+	}
+	if !r.odbComplete() {
+		t.Fatal("the odb does not cover a repository vios wrote alone")
+	}
+	other, err := Open(r.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	hs := commitN(t, other, 3, file("c"))
+	if !r.Has(hs[0]) {
+		t.Fatal("Has misses a commit another handle wrote")
+	}
+	// An alternates file hands misses to go-git.
+	info := filepath.Join(r.GitDir(), "objects", "info")
+	if err := os.MkdirAll(info, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(info, "alternates"), []byte(filepath.Join(other.GitDir(), "objects")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r.odbComplete() || r.Has(missing) || !r.Has(hs[0]) {
+		t.Fatal("with alternates")
+	}
+}

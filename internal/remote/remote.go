@@ -1,12 +1,13 @@
 // Package remote shares a governance repository's branch with a remote
 // repository that several orchestrators push to: a bare repository on disk
-// (file://) or a smart-HTTP server (http(s)://), spoken to with go-git's
-// transports.
+// (file://, read and written in-process; see local.go) or a smart-HTTP
+// server (http(s)://, spoken to with go-git's transport).
 //
-// Push sends the local branch. When the remote moved meanwhile (another
-// orchestrator pushed), it fetches the new tip and re-creates the local
-// commits that are not on the remote on top of it, then tries again with
-// jittered exponential backoff. Commits are never rebased blindly:
+// Push sends the local branch: exactly the objects of the commits after
+// the remote tip. When the remote moved meanwhile (another orchestrator
+// pushed), it fetches the new tip and re-creates the local commits that are
+// not on the remote on top of it, then tries again with jittered
+// exponential backoff. Commits are never rebased blindly:
 //
 //   - A cycle commit is re-run, not rebased. A cycle's first operation links
 //     to the previous cycle's last lineage hash (OPERATIONAL_STATE.json
@@ -135,8 +136,8 @@ type Options struct {
 	// are re-applied generically.
 	Rebuilders map[string]Rebuilder
 	// Attempts bounds the push attempts (default 20); BaseDelay and
-	// MaxDelay shape the jittered exponential backoff after a rejected
-	// push (defaults 20 ms and 1 s).
+	// MaxDelay shape the jittered exponential backoff after an attempt
+	// that found the remote moved or was refused (defaults 20 ms and 1 s).
 	Attempts            int
 	BaseDelay, MaxDelay time.Duration
 	// Log receives one line per retry; nil discards.
@@ -159,6 +160,9 @@ type Result struct {
 	FastForwarded int `json:"fast_forwarded"`
 	// Rebuilt counts local commits re-created on a newer remote tip.
 	Rebuilt int `json:"rebuilt"`
+	// Recreated maps each local commit re-created on a newer remote tip
+	// to its replacement ("" when the remote held its change already).
+	Recreated map[string]string `json:"recreated,omitempty"`
 	// Pushed counts the commits that landed on the remote.
 	Pushed   int        `json:"pushed"`
 	Attempts int        `json:"attempts"`
@@ -175,6 +179,11 @@ type syncer struct {
 	branch plumbing.ReferenceName
 	track  plumbing.ReferenceName // refs/remotes/NAME/BRANCH, or "" for a URL
 	res    *Result
+	local  *localRemote // a file:// remote opened in-process, or nil
+	// lockedRemote: Push holds the vios lock of local's repository.
+	lockedRemote bool
+	// seen is the remote tip the last attempt found moved to.
+	seen plumbing.Hash
 }
 
 func newSyncer(r *ledger.Repo, opt Options) (*syncer, error) {
@@ -205,7 +214,9 @@ func newSyncer(r *ledger.Repo, opt Options) (*syncer, error) {
 	s := &syncer{r: r, opt: opt, ep: ep, branch: br, res: &Result{Remote: redact(url), Branch: br.Short()}}
 	switch ep.Protocol {
 	case "file":
-		s.cl = fileClient()
+		if s.local = openLocal(ep.Path); s.local == nil || !s.local.push {
+			s.cl = fileClient()
+		}
 	case "http", "https":
 		s.cl = githttp.DefaultClient
 		s.auth = opt.Auth
@@ -303,6 +314,7 @@ func Sync(ctx context.Context, r *ledger.Repo, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.local.close()
 	ctx, unlock, err := r.Hold(ctx)
 	if err != nil {
 		return nil, err
@@ -323,9 +335,11 @@ func Sync(ctx context.Context, r *ledger.Repo, opt Options) (*Result, error) {
 }
 
 // Push sends the local branch to the remote. When the remote moved, it
-// fetches, re-creates the local commits on the new tip and tries again;
-// after a push the remote refused because it moved meanwhile (or another
-// push held its ref lock) it waits a jittered exponential backoff first.
+// fetches, re-creates the local commits on the new tip and tries again,
+// after a jittered exponential backoff: whoever else moved the remote may
+// still be pushing, and writers that collided spread out. An in-process
+// file remote's vios lock is held throughout (after the local one), so
+// there the local commits are re-created at most once and pushed at once.
 // It makes at most opt.Attempts attempts and holds the repository lock
 // throughout (re-entrantly).
 func Push(ctx context.Context, r *ledger.Repo, opt Options) (*Result, error) {
@@ -333,11 +347,23 @@ func Push(ctx context.Context, r *ledger.Repo, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.local.close()
 	ctx, unlock, err := r.Hold(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	if s.local != nil && s.local.push {
+		// Hold the remote's vios lock too (always after the local one):
+		// no other vios writer lands while the local commits are
+		// re-created on the tip, so each is re-created at most once.
+		var runlock func()
+		if ctx, runlock, err = s.local.r.Hold(ctx); err != nil {
+			return s.res, fmt.Errorf("push to %s: %w", s.res.Remote, err)
+		}
+		defer runlock()
+		s.lockedRemote = true
+	}
 	if err := s.resumePending(ctx); err != nil {
 		return s.res, err
 	}
@@ -356,9 +382,6 @@ func Push(ctx context.Context, r *ledger.Repo, opt Options) (*Result, error) {
 			return s.res, fmt.Errorf("push to %s: %w after %d attempts (last: %s)", s.res.Remote, ErrContended, attempt, rej.msg)
 		}
 		last = rej
-		if !rej.sent {
-			continue // we learned of new remote commits: no race lost yet
-		}
 		refused++
 		d := s.backoff(refused)
 		if s.opt.Log != nil {
@@ -372,7 +395,7 @@ func Push(ctx context.Context, r *ledger.Repo, opt Options) (*Result, error) {
 	}
 }
 
-// backoff is the wait after the n-th refused push: exponential from BaseDelay,
+// backoff is the wait after the n-th lost attempt: exponential from BaseDelay,
 // capped at MaxDelay, with "equal jitter" (half fixed, half random) so that
 // writers that collided spread out.
 func (s *syncer) backoff(n int) time.Duration {
@@ -390,35 +413,21 @@ type rejection struct {
 	old  plumbing.Hash // the remote tip the push was made against
 }
 
-// attempt makes one push: it reads the remote tip from the receive-pack
-// advertisement; when that tip is not in the local history it fetches and
-// integrates it and returns a rejection to go round again; otherwise it
-// sends the commits the remote lacks. A nil rejection means the remote now
-// holds the local tip.
+// attempt makes one push: it reads the remote tip (from the receive-pack
+// advertisement, or the branch of an in-process file remote). When that tip
+// is not in the local history and differs from the one the last attempt
+// saw, it returns a rejection to look again after a backoff; once the tip
+// holds still (or at once, holding an in-process remote's lock) it fetches
+// it — over HTTP without a second advertisement — and re-creates the local
+// commits on it. Then it sends exactly the objects of the local commits
+// after the tip, over HTTP after checking the tip once more. A nil
+// rejection means the remote now holds the local tip.
 func (s *syncer) attempt(ctx context.Context, last *rejection) (*rejection, error) {
-	if last != nil && last.sent {
-		// Refused: the remote most likely moved. Fetch and integrate
-		// first instead of asking receive-pack for a tip to compare.
-		tip, err := s.fetch(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.integrate(ctx, tip); err != nil {
-			return nil, err
-		}
-	}
-	sess, adv, tip, err := s.openReceive(ctx)
+	rcv, tip, err := s.openReceive(ctx)
 	if err != nil {
 		return nil, err
 	}
-	closed := false
-	closeSess := func() {
-		if !closed {
-			closed = true
-			sess.Close()
-		}
-	}
-	defer closeSess()
+	defer rcv.close()
 	head, err := s.head()
 	if err != nil {
 		return nil, err
@@ -428,15 +437,42 @@ func (s *syncer) attempt(ctx context.Context, last *rejection) (*rejection, erro
 		return nil, err
 	}
 	if !ahead {
-		closeSess()
-		tip, err := s.fetch(ctx)
+		if !s.lockedRemote {
+			rcv.close()
+			if tip != s.seen {
+				// Other writers are pushing: note the tip and look
+				// again after a backoff. Fetching and re-creating the
+				// local commits waits until the remote holds still, so
+				// a writer that keeps losing races polls (one
+				// advertisement) instead of fetching and re-running its
+				// commits for every commit the others land.
+				s.seen = tip
+				return &rejection{msg: "the remote moved to " + short(tip)}, nil
+			}
+		}
+		// Bring the remote's commits in and re-create the local ones on
+		// its tip.
+		got, err := s.fetchTip(ctx, tip)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.integrate(ctx, tip); err != nil {
+		if err := s.integrate(ctx, got); err != nil {
 			return nil, err
 		}
-		return &rejection{msg: "the remote moved to " + short(tip)}, nil
+		if got != tip {
+			s.seen = got
+			return &rejection{msg: "the remote moved to " + short(got)}, nil
+		}
+		if !s.lockedRemote {
+			// Look at the tip once more before sending, rather than
+			// send what the remote may refuse after unpacking it.
+			return s.attempt(ctx, last)
+		}
+		// Holding the remote's lock, nobody else moves it: push
+		// against that tip at once.
+		if head, err = s.head(); err != nil {
+			return nil, err
+		}
 	}
 	s.res.RemoteHead = tip.String()
 	if head == tip {
@@ -452,6 +488,42 @@ func (s *syncer) attempt(ctx context.Context, last *rejection) (*rejection, erro
 	if err != nil {
 		return nil, err
 	}
+	rej, err := rcv.send(ctx, commits)
+	if err != nil || rej != nil {
+		return rej, err
+	}
+	s.res.Pushed += len(commits)
+	s.res.RemoteHead = head.String()
+	s.updateTracking(head)
+	return nil, nil
+}
+
+// receiver is one push in the making: send moves the remote branch from
+// the tip it was opened at to the last of commits (oldest first), sending
+// their objects; a refusal the remote may not repeat is a rejection.
+type receiver interface {
+	send(ctx context.Context, commits []*object.Commit) (*rejection, error)
+	close()
+}
+
+// gitReceiver pushes through a receive-pack session.
+type gitReceiver struct {
+	s      *syncer
+	sess   transport.ReceivePackSession
+	adv    *packp.AdvRefs
+	old    plumbing.Hash
+	closed bool
+}
+
+func (g *gitReceiver) close() {
+	if !g.closed {
+		g.closed = true
+		g.sess.Close()
+	}
+}
+
+func (g *gitReceiver) send(ctx context.Context, commits []*object.Commit) (*rejection, error) {
+	s := g.s
 	seen := map[plumbing.Hash]bool{}
 	var objs []plumbing.Hash
 	for _, c := range commits {
@@ -465,11 +537,11 @@ func (s *syncer) attempt(ctx context.Context, last *rejection) (*rejection, erro
 	if err != nil {
 		return nil, err
 	}
-	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
-	req.Commands = []*packp.Command{{Name: s.branch, Old: tip, New: head}}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(g.adv.Capabilities)
+	req.Commands = []*packp.Command{{Name: s.branch, Old: g.old, New: commits[len(commits)-1].Hash}}
 	req.Packfile = io.NopCloser(bytes.NewReader(pack))
-	rs, err := sess.ReceivePack(ctx, req)
-	closeSess()
+	rs, err := g.sess.ReceivePack(ctx, req)
+	g.close()
 	if err != nil {
 		if rs == nil {
 			return nil, fmt.Errorf("push to %s: %w", s.res.Remote, err)
@@ -477,11 +549,8 @@ func (s *syncer) attempt(ctx context.Context, last *rejection) (*rejection, erro
 		if rs.UnpackStatus != "ok" {
 			return nil, fmt.Errorf("push to %s: %w: unpack %s", s.res.Remote, ErrRejected, rs.UnpackStatus)
 		}
-		return &rejection{msg: err.Error(), sent: true, old: tip}, nil
+		return &rejection{msg: err.Error(), sent: true, old: g.old}, nil
 	}
-	s.res.Pushed += len(commits)
-	s.res.RemoteHead = head.String()
-	s.updateTracking(head)
 	return nil, nil
 }
 
@@ -489,7 +558,7 @@ func (s *syncer) attempt(ctx context.Context, last *rejection) (*rejection, erro
 // reports "failed to update ref" both when the branch moved and when
 // another push held its lock (and may still have failed itself).
 func raced(msg string) bool {
-	for _, m := range []string{"failed to update ref", "lock", "fetch first", "non-fast-forward", "stale info"} {
+	for _, m := range []string{"failed to update ref", "lock", "fetch first", "non-fast-forward", "stale info", "moved"} {
 		if strings.Contains(msg, m) {
 			return true
 		}
@@ -528,19 +597,25 @@ func (s *syncer) head() (plumbing.Hash, error) {
 	return h, err
 }
 
-// openReceive opens a receive-pack session and returns the remote tip it
-// advertises (zero when the remote has no such branch).
-func (s *syncer) openReceive(ctx context.Context) (transport.ReceivePackSession, *packp.AdvRefs, plumbing.Hash, error) {
+// openReceive opens a push and returns the remote tip it will be made
+// against (zero when the remote has no such branch): a receive-pack
+// session and its advertisement, or the branch of a remote written
+// in-process.
+func (s *syncer) openReceive(ctx context.Context) (receiver, plumbing.Hash, error) {
+	if s.local != nil && s.local.push {
+		return s.openLocalReceive()
+	}
 	sess, err := s.cl.NewReceivePackSession(s.ep, s.auth)
 	if err != nil {
-		return nil, nil, plumbing.ZeroHash, fmt.Errorf("push to %s: %w", s.res.Remote, err)
+		return nil, plumbing.ZeroHash, fmt.Errorf("push to %s: %w", s.res.Remote, err)
 	}
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
 		sess.Close()
-		return nil, nil, plumbing.ZeroHash, fmt.Errorf("push to %s: %w", s.res.Remote, err)
+		return nil, plumbing.ZeroHash, fmt.Errorf("push to %s: %w", s.res.Remote, err)
 	}
-	return sess, adv, adv.References[s.branch.String()], nil
+	tip := adv.References[s.branch.String()]
+	return &gitReceiver{s: s, sess: sess, adv: adv, old: tip}, tip, nil
 }
 
 // updateTracking records the remote tip under refs/remotes/NAME/BRANCH,

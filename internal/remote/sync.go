@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -25,27 +26,54 @@ const maxHaves = 64
 // downloads the missing objects and stores them as one pack. It returns
 // the tip (zero when the remote has no such branch).
 func (s *syncer) fetch(ctx context.Context) (plumbing.Hash, error) {
+	return s.fetchTip(ctx, plumbing.ZeroHash)
+}
+
+// uploadCaps holds the upload-pack capabilities each HTTP remote
+// advertised, by URL, so that fetching a tip already known (from a
+// receive-pack advertisement) can skip asking for the advertisement again.
+var uploadCaps sync.Map
+
+// fetchTip is fetch when the remote tip is known to be want (zero: not
+// known). Over HTTP, with the remote's capabilities seen before, it asks
+// for want directly instead of for the advertisement first.
+func (s *syncer) fetchTip(ctx context.Context, want plumbing.Hash) (plumbing.Hash, error) {
+	if s.local != nil {
+		return s.fetchLocal()
+	}
+	if !want.IsZero() && s.r.Has(want) {
+		return want, nil
+	}
 	sess, err := s.cl.NewUploadPackSession(s.ep, s.auth)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("fetch from %s: %w", s.res.Remote, err)
 	}
 	defer sess.Close()
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return plumbing.ZeroHash, nil
+	tip := want
+	caps, _ := uploadCaps.Load(s.ep.String())
+	if tip.IsZero() || caps == nil || s.ep.Protocol == "file" {
+		adv, err := sess.AdvertisedReferencesContext(ctx)
+		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+			return plumbing.ZeroHash, nil
+		}
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("fetch from %s: %w", s.res.Remote, err)
+		}
+		caps = adv.Capabilities
+		if s.ep.Protocol != "file" {
+			uploadCaps.Store(s.ep.String(), adv.Capabilities)
+		}
+		tip = adv.References[s.branch.String()]
+		if tip.IsZero() || s.r.Has(tip) {
+			return tip, nil
+		}
 	}
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch from %s: %w", s.res.Remote, err)
-	}
-	tip := adv.References[s.branch.String()]
-	if tip.IsZero() || s.r.Has(tip) {
-		return tip, nil
-	}
-	req := packp.NewUploadPackRequestFromCapabilities(adv.Capabilities)
+	adv := caps.(*capability.List)
+	req := packp.NewUploadPackRequestFromCapabilities(adv)
 	// A thin pack may hold deltas against objects only we have; ask for
 	// whole objects so the pack parses on its own.
 	req.Capabilities.Delete(capability.ThinPack)
-	if adv.Capabilities.Supports(capability.NoProgress) {
+	if adv.Supports(capability.NoProgress) {
 		req.Capabilities.Set(capability.NoProgress)
 	}
 	req.Wants = []plumbing.Hash{tip}
@@ -197,7 +225,11 @@ func (s *syncer) replay(ctx context.Context, pend plumbing.Hash, local []*object
 		if rb == nil {
 			rb = s.reapply
 		}
-		err := rb(ctx, s.r, c)
+		before, err := s.head()
+		if err != nil {
+			return s.restore(ctx, pend, err)
+		}
+		err = rb(ctx, s.r, c)
 		if errors.Is(err, ErrSetAside) {
 			ref := plumbing.ReferenceName(SetAsidePrefix + c.Hash.String())
 			if cur, _ := s.r.Ref(ref); cur != c.Hash {
@@ -215,6 +247,17 @@ func (s *syncer) replay(ctx context.Context, pend plumbing.Hash, local []*object
 				err = fault.Governance(err) // two versions of one artifact
 			}
 			return s.restore(ctx, pend, err)
+		}
+		after, err := s.head()
+		if err != nil {
+			return s.restore(ctx, pend, err)
+		}
+		if s.res.Recreated == nil {
+			s.res.Recreated = map[string]string{}
+		}
+		s.res.Recreated[c.Hash.String()] = ""
+		if after != before {
+			s.res.Recreated[c.Hash.String()] = after.String()
 		}
 		s.res.Rebuilt++
 	}

@@ -28,13 +28,6 @@ type Change struct {
 	StateNote string `json:"state_note,omitempty"`
 }
 
-// lifts maps the deviation types whose action stops production to the
-// state their resolution lifts.
-var lifts = map[string]string{
-	deviation.SignatureFailure: state.Halted,
-	deviation.ADRCompliance:    state.Paused,
-}
-
 // Note appends a status note to a deviation, sends it to the sinks and
 // commits it signed by CODE. An unknown id or an empty note is bad input.
 func Note(ctx context.Context, r *ledger.Repo, code *signing.Signer, sinks []Sink, id, note string, now time.Time) (*Change, error) {
@@ -124,7 +117,7 @@ func Resolve(ctx context.Context, r *ledger.Repo, lars *signing.Signer, sinks []
 	out := &Change{}
 	files := []ledger.File{}
 	st := *snap.State
-	if mode, ok := lifts[d.Type]; ok && st.State == mode {
+	if mode, ok := deviation.Stops[d.Type]; ok && st.State == mode {
 		others, err := openOfType(r, snap, d)
 		if err != nil {
 			return nil, err

@@ -93,9 +93,9 @@ func (s *State) Marshal() []byte {
 func (s *State) CanRun() error {
 	switch s.State {
 	case Halted:
-		return fault.Governance(fmt.Errorf("%w since %s: %s; `vios state resume --signer LARS` lifts it", ErrHalted, s.Since, s.Reason))
+		return fault.Governance(fmt.Errorf("%w since %s: %s; LARS lifts it by resolving the deviation (`vios deviation list --open`, `vios deviation resolve DEV --signer LARS`)", ErrHalted, s.Since, s.Reason))
 	case Paused:
-		return fault.Governance(fmt.Errorf("%w since %s: %s; `vios state resume --signer LARS` lifts it", ErrPaused, s.Since, s.Reason))
+		return fault.Governance(fmt.Errorf("%w since %s: %s; LARS lifts it by resolving the deviation (`vios deviation list --open`, `vios deviation resolve DEV --signer LARS`)", ErrPaused, s.Since, s.Reason))
 	}
 	return nil
 }

@@ -39,11 +39,12 @@ func TestKeysFromEnvironment(t *testing.T) {
 		t.Fatalf("cycle run with a wrong VIOS_KEY_FINN: exit %d, want 1 and HALTED\n%s\n%s", code, stdout, stderr)
 	}
 
-	// Resuming needs only LARS's key: an unrelated garbage variable does
-	// not matter. A cycle needs LINE's: garbage there is bad input, and
-	// nothing is written.
+	// Resolving the halt needs only LARS's key: an unrelated garbage
+	// variable does not matter. A cycle needs LINE's: garbage there is bad
+	// input, and nothing is written.
 	garbage := []string{"VIOS_KEY_LINE=garbage"}
-	mustRunEnv(t, garbage, 0, "state", "resume", "--repo", f.repo, "--keys", f.keys, "--signer", "LARS", "--reason", "env key fixed",
+	mustRunEnv(t, garbage, 0, "deviation", "resolve", "DEV-signature_verification_failure-"+cycleIDAt(t, 3), "--repo", f.repo, "--keys", f.keys,
+		"--signer", "LARS", "--root-cause", "wrong VIOS_KEY_FINN", "--plan", "env key fixed",
 		"--now", initTime.Add(3*time.Hour+30*time.Minute).Format(time.RFC3339))
 	head := f.head(t)
 	_, stderr, code = runEnv(t, garbage, "cycle", "run", "--repo", f.repo, "--keys", f.keys, "--at", slot(4))

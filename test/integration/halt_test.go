@@ -29,7 +29,8 @@ func committedState(t *testing.T, repo string) stateJSON {
 
 // TestHaltAndResume: a FINN key that is not FINN's registry key halts the
 // orchestrator in a signed commit; production refuses to run until LARS
-// resumes; with the right key it runs again and the whole history audits.
+// resolves the signature deviation (state resume is refused while it is
+// open); with the right key it runs again and the whole history audits.
 func TestHaltAndResume(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 1)
@@ -139,18 +140,30 @@ func TestHaltAndResume(t *testing.T) {
 	if h := f.head(t); h != haltCommit {
 		t.Fatalf("a refused resume moved HEAD to %s", h)
 	}
-	mustRun(t, 0, "state", "resume", "--repo", f.repo, "--keys", f.keys, "--signer", "LARS", "--reason", "r", now)
+	// HALTED is lifted only by a LARS-signed resolution: resuming around
+	// the open signature deviation is refused (exit 1), naming it and the
+	// command that resolves it.
+	devID := "DEV-signature_verification_failure-" + cycleIDAt(t, 2)
+	_, stderr, code = run(t, "state", "resume", "--repo", f.repo, "--keys", f.keys, "--signer", "LARS", "--reason", "r", now)
+	if code != 1 || !strings.Contains(stderr, devID) || !strings.Contains(stderr, "vios deviation resolve "+devID) {
+		t.Errorf("state resume with the deviation open: exit %d, want 1 naming %s and vios deviation resolve\n%s", code, devID, stderr)
+	}
+	if h := f.head(t); h != haltCommit {
+		t.Fatalf("a refused resume moved HEAD to %s", h)
+	}
+	mustRun(t, 0, "deviation", "resolve", devID, "--repo", f.repo, "--keys", f.keys, "--signer", "LARS",
+		"--root-cause", "FINN key replaced by a stale copy", "--plan", "restore it; check keys before each cycle", now)
 	if n := f.commits(t); n != before+2 {
-		t.Errorf("resume made %d commits, want 1", n-before-1)
+		t.Errorf("the resolution made %d commits, want 1", n-before-1)
 	}
 	if got := sigStatus(t, f.repo, "HEAD"); got != "G" {
-		t.Errorf("resume commit %%G? = %q, want G", got)
+		t.Errorf("resolution commit %%G? = %q, want G", got)
 	}
 	if got := strings.TrimSpace(gitVerified(t, f.repo, "log", "-1", "--format=%GS", "HEAD").stdout); got != "lars@vision-ios.agents" {
-		t.Errorf("resume commit signed by %q, want lars@vision-ios.agents", got)
+		t.Errorf("resolution commit signed by %q, want lars@vision-ios.agents", got)
 	}
-	if st := committedState(t, f.repo); st.State != "RUNNING" || st.UpdatedBy != "LARS" || !strings.Contains(st.Reason, "r") {
-		t.Errorf("state after resume = %+v, want RUNNING by LARS", st)
+	if st := committedState(t, f.repo); st.State != "RUNNING" || st.UpdatedBy != "LARS" || !strings.Contains(st.Reason, devID) {
+		t.Errorf("state after the resolution = %+v, want RUNNING by LARS naming %s", st, devID)
 	}
 	// Resuming a RUNNING production is refused.
 	if _, _, code := run(t, "state", "resume", "--repo", f.repo, "--keys", f.keys, "--signer", "LARS", "--reason", "again", now); code != 2 {

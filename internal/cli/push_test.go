@@ -20,7 +20,7 @@ import (
 func TestEveryCommittingCommandPushes(t *testing.T) {
 	for _, args := range [][]string{
 		{"cycle", "run"}, {"report", "cost"}, {"attest", "weekly"}, {"brief", "phase3"}, {"status"}, {"serve"},
-		{"state", "resume"}, {"deviation", "update"}, {"deviation", "resolve"}, {"sla", "tick"},
+		{"state", "resume"}, {"deviation", "update"}, {"deviation", "resolve"}, {"sla", "tick"}, {"replay"},
 	} {
 		stdout, _, code := run(t, append(args, "--help")...)
 		for _, flag := range []string{"--push ", "--remote ", "--push-attempts "} {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
 
 	"github.com/vision-ios/vios/internal/cycle"
@@ -27,6 +28,7 @@ type replayJSON struct {
 
 func newReplayCmd(g *Globals) *cobra.Command {
 	var since, until, provider, llmURL string
+	var pf pushFlags
 	cmd := &cobra.Command{
 		Use:   "replay [CYCLE_ID]",
 		Short: "Replay recorded cycles from their evidence and measure determinism",
@@ -72,6 +74,18 @@ guard blocked a call), so later cycles see the spend and that day's
 				return err
 			}
 			defer r.Close()
+			// --push fetches before the tally is read, so a paid replay
+			// charges the newest history, and pushes its charge after.
+			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
+			if err != nil {
+				return err
+			}
+			finished := false
+			defer func() {
+				if !finished {
+					push.finish(ctx, fault.Inputf("replay stopped before its charge was committed")) // releases the lock, pushes nothing
+				}
+			}()
 			snap, err := gov.Load(r)
 			if err != nil {
 				return err
@@ -127,10 +141,15 @@ guard blocked a call), so later cycles see the spend and that day's
 			rp := &determinism.Replayer{Policy: snap.Policy, Registry: snap.Registry, Provider: prov}
 			var cerr error
 			if charge == nil {
-				out.Report = rp.Replay(cmd.Context(), bundles)
+				out.Report = rp.Replay(ctx, bundles)
 			} else {
 				charge.Replayed = snap.Commit
-				out.Report, out.Cost, cerr = determinism.ReplayAndCharge(cmd.Context(), r, rp, bundles, *charge)
+				out.Report, out.Cost, cerr = determinism.ReplayAndCharge(ctx, r, rp, bundles, *charge)
+			}
+			finished = true
+			cerr = push.finish(ctx, cerr)
+			if out.Cost != nil && out.Cost.Commit != "" {
+				out.Cost.Commit = push.commit(plumbing.NewHash(out.Cost.Commit)).String()
 			}
 			if out.Report == nil {
 				return cerr
@@ -148,6 +167,7 @@ guard blocked a call), so later cycles see the spend and that day's
 			return nil
 		},
 	}
+	pf.register(cmd)
 	cmd.Flags().StringVar(&since, "since", "", "first UTC `DAY` (YYYY-MM-DD; default: 7 days ago)")
 	cmd.Flags().StringVar(&until, "until", "", "UTC `DAY` to stop before (YYYY-MM-DD; default: now)")
 	cmd.Flags().StringVar(&provider, "provider", "", "summary `PROVIDER` for the Tier-2 replay: builtin (free) or openai (paid: charged to today's ADR-012 budget; default from policies/cycle.yaml)")

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,11 +105,17 @@ func TestReplayThroughPaidProvider(t *testing.T) {
 		t.Errorf("a free replay committed something")
 	}
 
-	// 2. The paid provider: one request per summary, charged to the replay's day.
+	// 2. The paid provider: one request per summary, charged to the replay's
+	// day, the charge pushed to the shared remote (--push).
+	bare := filepath.Join(t.TempDir(), "remote.git")
+	git(t, "", "init", "-q", "--bare", "-b", "main", bare)
 	srv := newChatServer(t, true)
-	paid, stderr, code := replayEconDay(t, f, replayNow, "--provider", "openai", "--llm-url", srv.URL+"/v1")
+	paid, stderr, code := replayEconDay(t, f, replayNow, "--provider", "openai", "--llm-url", srv.URL+"/v1", "--push", "--remote", bare)
 	if code != 0 {
 		t.Fatalf("paid replay: exit %d, %+v\nstderr:\n%s", code, paid, stderr)
+	}
+	if remoteHead := git(t, bare, "rev-parse", "main"); remoteHead != f.head(t) || paid.Cost == nil || paid.Cost.Commit != remoteHead {
+		t.Fatalf("replay --push: remote main %s, local HEAD %s, reported charge commit %+v", remoteHead, f.head(t), paid.Cost)
 	}
 	calls := srv.seen()
 	if len(calls) != 2 {

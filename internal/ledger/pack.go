@@ -276,7 +276,7 @@ func (r *Repo) merge(packs []packFile) error {
 		entries []packEntry
 	}
 	var srcs []src
-	total := 0
+	total, size := 0, 0
 	for _, p := range packs {
 		pack, entries, err := readPack(p.base)
 		if errors.Is(err, errHasDeltas) {
@@ -288,11 +288,13 @@ func (r *Repo) merge(packs []packFile) error {
 		}
 		srcs = append(srcs, src{p, pack, entries})
 		total += len(entries)
+		size += len(pack)
 	}
 	if len(srcs) < 2 {
 		return nil
 	}
 	b := newPackBuilder(total)
+	b.buf.Grow(size) // one allocation for the merged pack, not a doubling series
 	for _, s := range srcs {
 		end := uint64(len(s.pack) - 20)
 		for i, e := range s.entries { // sorted by offset

@@ -98,7 +98,7 @@ func (o *odb) rescan() bool {
 	packs := make([]*pack, 0, len(idxs))
 	for _, ip := range idxs {
 		path := strings.TrimSuffix(ip, ".idx") + ".pack"
-		if p, ok := known[path]; ok {
+		if p, ok := known[path]; ok && !p.broken {
 			packs = append(packs, p)
 			delete(known, path)
 			continue
@@ -227,8 +227,11 @@ func (o *odb) readAt(h plumbing.Hash, buf []byte, depth int) (plumbing.ObjectTyp
 		o.rescan()
 	}
 	for attempt := 0; ; attempt++ {
+		// A pack that cannot be opened is skipped: its index may be one
+		// a writer put in place before the pack (see storePack), or one a
+		// crash left behind.
 		for _, p := range o.packs {
-			if off, ok := p.find(h); ok {
+			if off, ok := p.find(h); ok && p.open() {
 				return o.packed(p, off, depth, buf)
 			}
 		}
@@ -246,7 +249,7 @@ func (o *odb) has(h plumbing.Hash) bool {
 	}
 	for attempt := 0; ; attempt++ {
 		for _, p := range o.packs {
-			if _, ok := p.find(h); ok {
+			if _, ok := p.find(h); ok && p.open() {
 				return true
 			}
 		}

@@ -156,6 +156,30 @@ func TestODBSeesNewPacks(t *testing.T) {
 	if len(db.packs) != 1 {
 		t.Fatalf("%d packs known after the repack removed the first, want 1", len(db.packs))
 	}
+
+	// An index whose pack is not there (a writer puts the index in place
+	// first; a crash can leave one behind) is passed over, not an error.
+	idxs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.idx"))
+	data, err := os.ReadFile(idxs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(dir, ".git", "objects", "pack", "pack-0000000000000000000000000000000000000000.idx")
+	if err := os.WriteFile(orphan, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh := newODB(filepath.Join(dir, ".git"))
+	defer fresh.close()
+	if typ, _, err := fresh.object(second); err != nil || typ != plumbing.CommitObject || !fresh.has(second) {
+		t.Fatalf("with an index but no pack sorting first: %v %v", typ, err)
+	}
+	os.Remove(idxs[0])
+	os.Rename(strings.TrimSuffix(idxs[0], ".idx")+".pack", filepath.Join(dir, "elsewhere.pack"))
+	gone := newODB(filepath.Join(dir, ".git"))
+	defer gone.close()
+	if _, _, err := gone.object(first); !errors.Is(err, plumbing.ErrObjectNotFound) || gone.has(first) {
+		t.Fatalf("an object only an orphan index names: %v, want not found", err)
+	}
 }
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, plumbing.ErrObjectNotFound) }

@@ -9,8 +9,6 @@ import (
 
 	"github.com/vision-ios/vios/internal/attest"
 	"github.com/vision-ios/vios/internal/fault"
-	"github.com/vision-ios/vios/internal/keys"
-	"github.com/vision-ios/vios/internal/ledger"
 )
 
 func newAttestCmd(g *Globals) *cobra.Command {
@@ -57,19 +55,12 @@ goldmark and checked before it is signed. Re-running a week is idempotent.
 					return err
 				}
 			}
-			signers, err := keys.LoadAll(g.Keys, "VEGA", "CODE")
+			cm, err := g.openCommitting(cmd.Context(), &pf, "VEGA", "CODE")
 			if err != nil {
 				return err
 			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
-			if err != nil {
-				return err
-			}
+			defer cm.close()
+			ctx, r, push, signers := cm.ctx, cm.r, cm.push, cm.signers
 			c, err := attest.Commit(ctx, r, signers["VEGA"], signers["CODE"], sunday, now)
 			err = push.finish(ctx, err)
 			if c == nil {

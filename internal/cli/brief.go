@@ -7,9 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vision-ios/vios/internal/brief"
-	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/layout"
-	"github.com/vision-ios/vios/internal/ledger"
 )
 
 func newBriefCmd(g *Globals) *cobra.Command {
@@ -38,19 +36,13 @@ and pushes the commit after.`,
 			if err != nil {
 				return err
 			}
-			code, err := keys.Load(g.Keys, "CODE")
+			cm, err := g.openCommitting(cmd.Context(), &pf, "CODE")
 			if err != nil {
 				return err
 			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
-			if err != nil {
-				return err
-			}
+			defer cm.close()
+			ctx, r, push := cm.ctx, cm.r, cm.push
+			code := cm.signers["CODE"]
 			md, h, existing, err := brief.Commit(ctx, r, code, clk.Now())
 			if err = push.finish(ctx, err); err != nil {
 				return err

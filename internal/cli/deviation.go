@@ -9,7 +9,6 @@ import (
 
 	"github.com/vision-ios/vios/internal/deviation"
 	"github.com/vision-ios/vios/internal/fault"
-	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/sla"
 )
@@ -95,19 +94,13 @@ An unknown deviation id is refused (exit 2). --push fetches the remote first
 			if err != nil {
 				return err
 			}
-			code, err := keys.Load(g.Keys, "CODE")
+			cm, err := g.openCommitting(cmd.Context(), &updatePush, "CODE")
 			if err != nil {
 				return err
 			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			ctx, push, err := g.startPush(cmd.Context(), r, &updatePush, nil)
-			if err != nil {
-				return err
-			}
+			defer cm.close()
+			ctx, r, push := cm.ctx, cm.r, cm.push
+			code := cm.signers["CODE"]
 			sinks, err := g.sinks(r)
 			if err != nil {
 				return push.finish(ctx, err)
@@ -154,19 +147,13 @@ first and pushes the resolution after.`,
 			if err != nil {
 				return err
 			}
-			lars, err := keys.Load(g.Keys, signer)
+			cm, err := g.openCommitting(cmd.Context(), &resolvePush, "LARS")
 			if err != nil {
 				return err
 			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			ctx, push, err := g.startPush(cmd.Context(), r, &resolvePush, nil)
-			if err != nil {
-				return err
-			}
+			defer cm.close()
+			ctx, r, push := cm.ctx, cm.r, cm.push
+			lars := cm.signers["LARS"]
 			sinks, err := g.sinks(r)
 			if err != nil {
 				return push.finish(ctx, err)

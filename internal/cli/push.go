@@ -215,3 +215,34 @@ func (g *Globals) sshSigners() func(agent string) (*signing.SSHSigner, error) {
 		return s, nil
 	}
 }
+
+// committing is what a command that commits needs: its agents' keys, the
+// repository and its --push, started.
+type committing struct {
+	ctx     context.Context
+	r       *ledger.Repo
+	signers map[string]*signing.Signer
+	push    *pusher
+}
+
+// openCommitting loads the keys of agents, opens the repository and starts
+// --push (see startPush); the caller commits, then calls push.finish and
+// close.
+func (g *Globals) openCommitting(ctx context.Context, pf *pushFlags, agents ...string) (*committing, error) {
+	signers, err := keys.LoadAll(g.Keys, agents...)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ledger.Open(g.Repo)
+	if err != nil {
+		return nil, err
+	}
+	ctx, push, err := g.startPush(ctx, r, pf, nil)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &committing{ctx: ctx, r: r, signers: signers, push: push}, nil
+}
+
+func (c *committing) close() { c.r.Close() }

@@ -9,8 +9,6 @@ import (
 
 	"github.com/vision-ios/vios/internal/costreport"
 	"github.com/vision-ios/vios/internal/fault"
-	"github.com/vision-ios/vios/internal/keys"
-	"github.com/vision-ios/vios/internal/ledger"
 )
 
 func newReportCmd(g *Globals) *cobra.Command {
@@ -51,19 +49,13 @@ report counts every orchestrator's cycles) and pushes the report after.`,
 					return fault.Inputf("--date %q: want YYYY-MM-DD", date)
 				}
 			}
-			code, err := keys.Load(g.Keys, "CODE")
+			cm, err := g.openCommitting(cmd.Context(), &pf, "CODE")
 			if err != nil {
 				return err
 			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
-			if err != nil {
-				return err
-			}
+			defer cm.close()
+			ctx, r, push := cm.ctx, cm.r, cm.push
+			code := cm.signers["CODE"]
 			c, err := costreport.Commit(ctx, r, code, day, now)
 			err = push.finish(ctx, err)
 			if c == nil {

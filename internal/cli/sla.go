@@ -12,7 +12,6 @@ import (
 
 	"github.com/vision-ios/vios/internal/deviation"
 	"github.com/vision-ios/vios/internal/gov"
-	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/sla"
 )
@@ -59,19 +58,13 @@ recorded and retried), 2 on a broken sink configuration.`,
 			if err != nil {
 				return err
 			}
-			code, err := keys.Load(g.Keys, "CODE")
+			cm, err := g.openCommitting(cmd.Context(), &pf, "CODE")
 			if err != nil {
 				return err
 			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
-			if err != nil {
-				return err
-			}
+			defer cm.close()
+			ctx, r, push := cm.ctx, cm.r, cm.push
+			code := cm.signers["CODE"]
 			sinks, err := g.sinks(r)
 			if err != nil {
 				return push.finish(ctx, err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/gov"
-	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/ledger"
 )
 
@@ -72,19 +71,13 @@ remote first and pushes the commit after.`,
 			if err != nil {
 				return err
 			}
-			lars, err := keys.Load(g.Keys, signer)
+			cm, err := g.openCommitting(cmd.Context(), &pf, "LARS")
 			if err != nil {
 				return err
 			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
-			if err != nil {
-				return err
-			}
+			defer cm.close()
+			ctx, r, push := cm.ctx, cm.r, cm.push
+			lars := cm.signers["LARS"]
 			h, st, err := gov.Resume(ctx, r, lars, reason, clk.Now())
 			if err = push.finish(ctx, err); err != nil {
 				return err

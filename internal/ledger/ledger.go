@@ -228,7 +228,7 @@ func (r *Repo) ReadObject(h plumbing.Hash, buf []byte) (plumbing.ObjectType, []b
 		return m.Type(), data, err
 	}
 	t, data, err := r.odb.read(h, buf)
-	if err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) {
+	if err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) || r.odb.complete() {
 		return t, data, err
 	}
 	obj, err := r.storage.EncodedObject(plumbing.AnyObject, h)

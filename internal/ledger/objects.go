@@ -63,6 +63,9 @@ func (o objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing
 	case !errors.Is(err, plumbing.ErrObjectNotFound):
 		return nil, fmt.Errorf("object %s: %w", h, err) // corrupt: go-git would fare no better
 	}
+	if o.r.odb.complete() {
+		return nil, err
+	}
 	// go-git reads what the odb does not: alternates, other index versions.
 	obj, err := o.r.storage.EncodedObject(t, h)
 	if err == nil {
@@ -92,6 +95,9 @@ func (o objects) IterEncodedObjects(t plumbing.ObjectType) (storer.EncodedObject
 func (o objects) HasEncodedObject(h plumbing.Hash) error {
 	if _, ok := o.r.recent[h]; ok || o.r.odb.has(h) {
 		return nil
+	}
+	if o.r.odb.complete() {
+		return plumbing.ErrObjectNotFound
 	}
 	if err := o.r.storage.HasEncodedObject(h); err == nil {
 		return nil

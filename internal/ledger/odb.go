@@ -242,6 +242,20 @@ func (o *odb) readAt(h plumbing.Hash, buf []byte, depth int) (plumbing.ObjectTyp
 	return o.loose(h)
 }
 
+// complete reports whether the odb knows every pack index of the
+// repository (it read each one itself) and no alternate object store
+// exists, so that an object it does not find is not there. go-git is then
+// not asked: on a miss it reloads every index, twice, which made a push to
+// a moved remote (whose new tip is missing by definition) spend most of
+// its time there.
+func (o *odb) complete() bool {
+	if _, err := os.Stat(filepath.Join(o.dir, "info", "alternates")); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	idxs, err := filepath.Glob(filepath.Join(o.dir, "pack", "pack-*.idx"))
+	return err == nil && o.loaded && len(idxs) == len(o.packs)
+}
+
 // has reports whether a pack or loose file holds h, without reading it.
 func (o *odb) has(h plumbing.Hash) bool {
 	if !o.loaded {

@@ -23,31 +23,9 @@ import (
 // elsewhere, the objects a commit introduces, and moving the branch to a
 // commit that was not made here (a fetched tip) with the worktree in step.
 
-// Has reports whether the object store holds h. A miss is answered from
-// the pack indexes the odb holds (rescanned once) when they are every
-// index there is and there are no alternates: asking go-git instead makes
-// it reload every index, twice, which made a push to a moved remote (the
-// new tip is missing by definition) spend most of its time here.
+// Has reports whether the object store holds h.
 func (r *Repo) Has(h plumbing.Hash) bool {
-	if _, ok := r.recent[h]; ok || r.odb.has(h) {
-		return true
-	}
-	if r.odbComplete() {
-		return false
-	}
 	return r.Objects().HasEncodedObject(h) == nil
-}
-
-// odbComplete reports whether the odb knows every pack of the repository
-// (it read each index itself) and no alternate object store exists, so
-// that an object it does not find is not there.
-func (r *Repo) odbComplete() bool {
-	objs := filepath.Join(r.gitDir, "objects")
-	if _, err := os.Stat(filepath.Join(objs, "info", "alternates")); !errors.Is(err, os.ErrNotExist) {
-		return false
-	}
-	idxs, err := filepath.Glob(filepath.Join(objs, "pack", "pack-*.idx"))
-	return err == nil && len(idxs) == len(r.odb.packs)
 }
 
 // Ref returns the commit a reference points to, or the zero hash when the

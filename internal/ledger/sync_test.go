@@ -318,7 +318,7 @@ func TestHasAnswersMissesFromTheIndexes(t *testing.T) {
 	if r.Has(missing) {
 		t.Fatal("Has of a missing object")
 	}
-	if !r.odbComplete() {
+	if !r.odb.complete() {
 		t.Fatal("the odb does not cover a repository vios wrote alone")
 	}
 	other, err := Open(r.Root())
@@ -338,7 +338,7 @@ func TestHasAnswersMissesFromTheIndexes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(info, "alternates"), []byte(filepath.Join(other.GitDir(), "objects")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r.odbComplete() || r.Has(missing) || !r.Has(hs[0]) {
+	if r.odb.complete() || r.Has(missing) || !r.Has(hs[0]) {
 		t.Fatal("with alternates")
 	}
 }

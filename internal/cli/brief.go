@@ -32,16 +32,12 @@ and pushes the commit after.`,
 		Example: `  vios brief phase3 --repo ./governance --keys ~/.vios/keys`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clk, err := g.clock()
-			if err != nil {
-				return err
-			}
 			cm, err := g.openCommitting(cmd.Context(), &pf, "CODE")
 			if err != nil {
 				return err
 			}
 			defer cm.close()
-			ctx, r, push := cm.ctx, cm.r, cm.push
+			clk, ctx, r, push := cm.clk, cm.ctx, cm.r, cm.push
 			code := cm.signers["CODE"]
 			md, h, existing, err := brief.Commit(ctx, r, code, clk.Now())
 			if err = push.finish(ctx, err); err != nil {

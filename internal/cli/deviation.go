@@ -90,16 +90,12 @@ An unknown deviation id is refused (exit 2). --push fetches the remote first
 			if err := deviation.CheckID(args[0]); err != nil {
 				return err
 			}
-			clk, err := g.clock()
-			if err != nil {
-				return err
-			}
 			cm, err := g.openCommitting(cmd.Context(), &updatePush, "CODE")
 			if err != nil {
 				return err
 			}
 			defer cm.close()
-			ctx, r, push := cm.ctx, cm.r, cm.push
+			clk, ctx, r, push := cm.clk, cm.ctx, cm.r, cm.push
 			code := cm.signers["CODE"]
 			sinks, err := g.sinks(r)
 			if err != nil {
@@ -143,16 +139,12 @@ first and pushes the resolution after.`,
 			if err := deviation.CheckID(args[0]); err != nil {
 				return err
 			}
-			clk, err := g.clock()
-			if err != nil {
-				return err
-			}
 			cm, err := g.openCommitting(cmd.Context(), &resolvePush, "LARS")
 			if err != nil {
 				return err
 			}
 			defer cm.close()
-			ctx, r, push := cm.ctx, cm.r, cm.push
+			clk, ctx, r, push := cm.clk, cm.ctx, cm.r, cm.push
 			lars := cm.signers["LARS"]
 			sinks, err := g.sinks(r)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/spf13/cobra"
 
+	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/keys"
@@ -216,19 +217,24 @@ func (g *Globals) sshSigners() func(agent string) (*signing.SSHSigner, error) {
 	}
 }
 
-// committing is what a command that commits needs: its agents' keys, the
-// repository and its --push, started.
+// committing is what a command that commits needs: the clock, its agents'
+// keys, the repository and its --push, started.
 type committing struct {
+	clk     clock.Clock
 	ctx     context.Context
 	r       *ledger.Repo
 	signers map[string]*signing.Signer
 	push    *pusher
 }
 
-// openCommitting loads the keys of agents, opens the repository and starts
+// openCommitting sets the clock, loads the keys of agents, opens the repository and starts
 // --push (see startPush); the caller commits, then calls push.finish and
 // close.
 func (g *Globals) openCommitting(ctx context.Context, pf *pushFlags, agents ...string) (*committing, error) {
+	clk, err := g.clock()
+	if err != nil {
+		return nil, err
+	}
 	signers, err := keys.LoadAll(g.Keys, agents...)
 	if err != nil {
 		return nil, err
@@ -242,7 +248,7 @@ func (g *Globals) openCommitting(ctx context.Context, pf *pushFlags, agents ...s
 		r.Close()
 		return nil, err
 	}
-	return &committing{ctx: ctx, r: r, signers: signers, push: push}, nil
+	return &committing{clk: clk, ctx: ctx, r: r, signers: signers, push: push}, nil
 }
 
 func (c *committing) close() { c.r.Close() }

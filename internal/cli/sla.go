@@ -54,16 +54,12 @@ recorded and retried), 2 on a broken sink configuration.`,
   vios sla tick --now 2026-11-24T14:05:00Z                     # as of a given time`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clk, err := g.clock()
-			if err != nil {
-				return err
-			}
 			cm, err := g.openCommitting(cmd.Context(), &pf, "CODE")
 			if err != nil {
 				return err
 			}
 			defer cm.close()
-			ctx, r, push := cm.ctx, cm.r, cm.push
+			clk, ctx, r, push := cm.clk, cm.ctx, cm.r, cm.push
 			code := cm.signers["CODE"]
 			sinks, err := g.sinks(r)
 			if err != nil {

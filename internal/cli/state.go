@@ -67,16 +67,12 @@ remote first and pushes the commit after.`,
 			if signer != "LARS" {
 				return fault.Inputf("state resume: --signer must be LARS (only LARS may resume production)")
 			}
-			clk, err := g.clock()
-			if err != nil {
-				return err
-			}
 			cm, err := g.openCommitting(cmd.Context(), &pf, "LARS")
 			if err != nil {
 				return err
 			}
 			defer cm.close()
-			ctx, r, push := cm.ctx, cm.r, cm.push
+			clk, ctx, r, push := cm.clk, cm.ctx, cm.r, cm.push
 			lars := cm.signers["LARS"]
 			h, st, err := gov.Resume(ctx, r, lars, reason, clk.Now())
 			if err = push.finish(ctx, err); err != nil {

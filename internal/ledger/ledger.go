@@ -54,6 +54,7 @@ type Repo struct {
 	recent      map[plumbing.Hash]*plumbing.MemoryObject
 	recentOrder [][]plumbing.Hash
 	unmergeable []string
+	packSizes   map[string]int64 // pack base name → size, for maintain
 }
 
 // Open opens the repository at dir (a worktree root or a bare repository)

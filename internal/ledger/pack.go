@@ -237,21 +237,31 @@ func (r *Repo) maintain() error {
 		skip[n] = true
 	}
 	levels := map[int][]packFile{}
+	sizes := make(map[string]int64, len(r.packSizes))
 	for _, e := range ents {
 		base, ok := strings.CutSuffix(e.Name(), ".pack")
 		if !ok || !strings.HasPrefix(base, "pack-") || skip[base] {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			continue
+		// A pack is named by its content, so its size never changes: stat
+		// only the packs this Repo has not seen yet, not all of them on
+		// every commit.
+		size, ok := r.packSizes[base]
+		if !ok {
+			fi, err := e.Info()
+			if err != nil {
+				continue
+			}
+			size = fi.Size()
 		}
+		sizes[base] = size
 		lvl := 0
-		for s := fi.Size(); s >= levelZeroBytes; s /= mergeFan {
+		for s := size; s >= levelZeroBytes; s /= mergeFan {
 			lvl++
 		}
-		levels[lvl] = append(levels[lvl], packFile{base: filepath.Join(dir, base), size: fi.Size()})
+		levels[lvl] = append(levels[lvl], packFile{base: filepath.Join(dir, base), size: size})
 	}
+	r.packSizes = sizes
 	var lv []int
 	for l := range levels {
 		lv = append(lv, l)

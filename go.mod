@@ -9,6 +9,7 @@ require (
 	github.com/google/go-github/v60 v60.0.0
 	github.com/gowebpki/jcs v1.0.1
 	github.com/hiddeco/sshsig v0.2.0
+	github.com/oasisprotocol/curve25519-voi v0.0.0-20230904125328-1f23a7beb09a
 	github.com/rhysd/actionlint v1.7.12
 	github.com/sigstore/sigstore v1.10.11
 	github.com/spf13/cobra v1.10.2

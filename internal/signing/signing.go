@@ -5,7 +5,9 @@
 //
 // Operation signing and verification go through sigstore/sigstore's
 // signature package; commit signatures through hiddeco/sshsig with the same
-// sigstore signer bridged into an ssh.Signer.
+// sigstore signer bridged into an ssh.Signer. For the history audit, Batch
+// verifies many signatures of either kind at once (curve25519-voi), leaving
+// the signatures of a batch that fails to those verifiers.
 package signing
 
 import (
@@ -40,11 +42,13 @@ type Statement struct {
 	Step                int     `json:"step"`
 }
 
-// Canonical returns the RFC 8785 canonical JSON of the statement. The keys
-// are already in code-point order, every value is a string, an integer or
-// null, so the encoding is written directly.
-func (s Statement) Canonical() []byte {
-	b := make([]byte, 0, 400)
+// Canonical returns the RFC 8785 canonical JSON of the statement.
+func (s Statement) Canonical() []byte { return s.AppendCanonical(make([]byte, 0, 400)) }
+
+// AppendCanonical appends the RFC 8785 canonical JSON of the statement to
+// b. The keys are already in code-point order, every value is a string, an
+// integer or null, so the encoding is written directly.
+func (s Statement) AppendCanonical(b []byte) []byte {
 	b = append(b, `{"agent":`...)
 	b = appendJCSString(b, s.Agent)
 	b = append(b, `,"cycle_id":`...)
@@ -100,7 +104,11 @@ func appendJCSString(b []byte, s string) []byte {
 // PAE is the DSSE v1 pre-authentication encoding:
 // "DSSEv1" SP len(type) SP type SP len(body) SP body.
 func PAE(payloadType string, body []byte) []byte {
-	b := make([]byte, 0, 16+len(payloadType)+len(body)+24)
+	return AppendPAE(make([]byte, 0, 16+len(payloadType)+len(body)+24), payloadType, body)
+}
+
+// AppendPAE appends the PAE of body under payloadType to b.
+func AppendPAE(b []byte, payloadType string, body []byte) []byte {
 	b = append(b, "DSSEv1 "...)
 	b = strconv.AppendInt(b, int64(len(payloadType)), 10)
 	b = append(b, ' ')
@@ -146,8 +154,15 @@ func HashJSON(v any) (string, error) {
 
 // SHA256 returns "sha256:"+hex(sha256(b)).
 func SHA256(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return formatSHA256(sha256.Sum256(b))
+}
+
+// formatSHA256 writes "sha256:"+hex(sum) in one allocation.
+func formatSHA256(sum [sha256.Size]byte) string {
+	var b [len("sha256:") + 2*sha256.Size]byte
+	copy(b[:], "sha256:")
+	hex.Encode(b[len("sha256:"):], sum[:])
+	return string(b[:])
 }
 
 // Lineage returns sha256(parent + "\n" + outputHash + "\n" + signature) with
@@ -157,13 +172,13 @@ func Lineage(parent *string, outputHash, sig string) string {
 	if parent != nil {
 		p = *parent
 	}
-	h := sha256.New()
-	h.Write([]byte(p))
-	h.Write([]byte{'\n'})
-	h.Write([]byte(outputHash))
-	h.Write([]byte{'\n'})
-	h.Write([]byte(sig))
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	b := make([]byte, 0, 256)
+	b = append(b, p...)
+	b = append(b, '\n')
+	b = append(b, outputHash...)
+	b = append(b, '\n')
+	b = append(b, sig...)
+	return formatSHA256(sha256.Sum256(b))
 }
 
 const keyPrefix = "ed25519:"

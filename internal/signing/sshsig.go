@@ -3,6 +3,7 @@ package signing
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -79,4 +80,51 @@ func VerifyGit(armored string, payload []byte) (ed25519.PublicKey, error) {
 		return nil, ErrGitSignature
 	}
 	return pub, nil
+}
+
+// GitSignature is the Ed25519 core of a git SSH signature: the key, the
+// exact bytes it signed and the 64-byte signature.
+type GitSignature struct {
+	Public    ed25519.PublicKey
+	Signed    []byte
+	Signature []byte
+}
+
+// ParseGit makes every check of VerifyGit except the Ed25519 equation and
+// returns what that equation is over, for batch verification. It reports
+// false whenever VerifyGit would fail for another reason (or the signature
+// is not one it reads); the caller then uses VerifyGit, whose errors are
+// the ones to report.
+func ParseGit(armored string, payload []byte) (GitSignature, bool) {
+	if armored == "" {
+		return GitSignature{}, false
+	}
+	sig, err := sshsig.Unarmor([]byte(armored))
+	if err != nil {
+		return GitSignature{}, false
+	}
+	cpk, ok := sig.PublicKey.(ssh.CryptoPublicKey)
+	if !ok {
+		return GitSignature{}, false
+	}
+	pub, ok := cpk.CryptoPublicKey().(ed25519.PublicKey)
+	if !ok || sig.Namespace != GitNamespace || sig.HashAlgorithm.Available() != nil || sig.Signature.Format != ssh.KeyAlgoED25519 {
+		return GitSignature{}, false
+	}
+	h := sig.HashAlgorithm.Hash()
+	h.Write(payload)
+	return GitSignature{Public: pub, Signed: sshsigSigned(GitNamespace, sig.HashAlgorithm.String(), h.Sum(nil)), Signature: sig.Signature.Blob}, true
+}
+
+// sshsigSigned is the blob an SSH signature signs (OpenSSH PROTOCOL.sshsig):
+// the "SSHSIG" preamble, then the namespace, an empty reserved field, the
+// hash algorithm and the message hash, each as an SSH string.
+func sshsigSigned(namespace, hashAlgorithm string, sum []byte) []byte {
+	b := make([]byte, 0, 6+4*4+len(namespace)+len(hashAlgorithm)+len(sum))
+	b = append(b, "SSHSIG"...)
+	for _, s := range [][]byte{[]byte(namespace), nil, []byte(hashAlgorithm), sum} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	return b
 }

@@ -3,6 +3,7 @@ package keys
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,8 @@ func TestRegistry(t *testing.T) {
 		{"bad algorithm", strings.Replace(good, `"algorithm": "ed25519"`, `"algorithm": "rsa"`, 1), "ed25519 only"},
 		{"unknown agent", strings.Replace(good, `"agent": "LARS"`, `"agent": "BOB"`, 1), "unknown agent"},
 		{"bad key", strings.Replace(good, `"public_key": "ed25519:`, `"public_key": "ed25519:xx`, 1), "public key"},
+		// The identity point: under it crypto/ed25519 accepts forgeries.
+		{"small-order key", regexp.MustCompile(`"public_key": "ed25519:[^"]*"`).ReplaceAllLiteralString(good, `"public_key": "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`), "small order"},
 		{"bad status", strings.Replace(good, `"status": "ACTIVE"`, `"status": "MAYBE"`, 1), "status"},
 		{"bad time", strings.Replace(good, `"valid_from": "2026`, `"valid_from": "yesterday`, 1), "valid_from"},
 		{"trailing", good + "{}", "trailing"},

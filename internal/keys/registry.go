@@ -110,6 +110,9 @@ func (r *Registry) index() error {
 			return fmt.Errorf("entry %d (%s): algorithm %q, ADR-008 allows ed25519 only", i, e.Agent, e.Algorithm)
 		}
 		pub, err := signing.ParseKey(e.PublicKey)
+		if err == nil {
+			err = signing.CheckPublicKey(pub)
+		}
 		if err != nil {
 			return fmt.Errorf("entry %d (%s): %v", i, e.Agent, err)
 		}

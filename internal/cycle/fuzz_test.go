@@ -1,7 +1,10 @@
 package cycle
 
 import (
+	"fmt"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func FuzzParseLog(f *testing.F) {
@@ -25,6 +28,29 @@ func FuzzParseEvidence(f *testing.F) {
 		e, err := ParseEvidence(data)
 		if err == nil && len(e.CycleID) != 16 {
 			t.Fatalf("accepted cycle id %q", e.CycleID)
+		}
+	})
+}
+
+// FuzzEvidenceReader: a reused EvidenceReader parses every input exactly as
+// ParseEvidence does, same bundle or same error.
+func FuzzEvidenceReader(f *testing.F) {
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"input":{"a":1},"output":[1,2]},{"step":2,"input":null,"output":"x"}]}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"input":{"a":1,"a":2}}]}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"output":"` + "\xff" + `"}]}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"output":[1,}]}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"input":{"b":[{"c":{}}]},"extra":1}]}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"input":1}],"steps":[]}`))
+	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":null}`))
+	var r EvidenceReader
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, wantErr := ParseEvidence(data)
+		got, err := r.Parse(data)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("reader error %v, ParseEvidence %v", err, wantErr)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Fatalf("reader and ParseEvidence differ (-want +got):\n%s", d)
 		}
 	})
 }

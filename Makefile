@@ -53,7 +53,8 @@ lint: ## go vet, staticcheck, gofmt and actionlint
 FUZZ_TIME ?= 20s
 FUZZ_TARGETS := \
 	internal/market:FuzzParseKlines internal/market:FuzzParseCSV internal/news:FuzzParseJSONLines \
-	internal/cycle:FuzzParseLog internal/cycle:FuzzParseEvidence internal/policy:FuzzDecodePolicy \
+	internal/cycle:FuzzParseLog internal/cycle:FuzzParseEvidence internal/cycle:FuzzEvidenceReader \
+	internal/signing:FuzzBatchMatchesStdlib internal/policy:FuzzDecodePolicy \
 	internal/llm:FuzzParseChatResponse internal/changereq:FuzzParseDocument \
 	internal/freeze:FuzzParseManifest internal/freeze:FuzzDeclaredPaths \
 	internal/ledger:FuzzParseTree internal/ledger:FuzzApplyDelta

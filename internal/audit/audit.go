@@ -4,21 +4,29 @@
 // the registry, the lineage chain across all cycles, the evidence hashes,
 // and the append-only rule for canonical evidence. Commits are checked in
 // parallel across cores; the chain is joined in history order at the end.
+//
+// Each worker verifies the Ed25519 signatures it meets in batches
+// (signing.Batch). The commits of a batch that fails are checked again with
+// every signature verified on its own through sigstore and sshsig, as
+// before batching; those verifiers decide what is reported. The batch's
+// cofactored equation and their cofactorless one agree on every signature
+// that Ed25519 signing makes (see signing.Batch for the one exception).
 package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/changereq"
+	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/keys"
 	"github.com/vision-ios/vios/internal/layout"
@@ -59,6 +67,10 @@ type Options struct {
 	// Now is the end of the signature-log retention window (default: the
 	// wall clock).
 	Now time.Time
+
+	// oneByOne verifies every signature on its own, as the commits of a
+	// failed batch are: the reference that tests hold batching to.
+	oneByOne bool
 }
 
 // commitResult is what a worker learns about one commit.
@@ -83,7 +95,8 @@ type cycleLink struct {
 }
 
 // Verify audits the history of HEAD's branch (first-parent) with the policy
-// set and registry at HEAD.
+// set and registry at HEAD. One of its workers reads through r, which the
+// caller must leave alone until Verify returns.
 func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 	start := time.Now()
 	snap, err := gov.Load(r)
@@ -98,54 +111,8 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	results := make([]commitResult, len(commits))
-	// Workers take contiguous runs of history, so the trees a commit shares
-	// with its parent are already decoded in the worker's cache; runs are
-	// short enough that every worker gets several and none idles long at
-	// the end.
-	chunk := min(max(len(commits)/(workers*8), 8), 64)
-	jobs := make(chan int, len(commits)/chunk+1)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Each worker reads through its own storage: go-git's pack
-			// readers are not safe for concurrent use.
-			wr, err := ledger.Open(repoPath(r))
-			if err != nil {
-				errs <- err
-				for range jobs {
-				}
-				return
-			}
-			defer wr.Close()
-			c := &checker{r: wr, pol: snap.Policy, reg: snap.Registry, trees: map[plumbing.Hash][]object.TreeEntry{}}
-			for start := range jobs {
-				for i := start; i < min(start+chunk, len(commits)); i++ {
-					if ctx.Err() != nil {
-						break
-					}
-					var parent *object.Commit
-					if i > 0 {
-						parent = commits[i-1]
-					}
-					results[i] = c.commit(commits[i], parent)
-				}
-			}
-		}()
-	}
-	for i := 0; i < len(commits); i += chunk {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
+	results, err := checkAll(ctx, r, snap, commits, workers, opt.oneByOne)
+	if err != nil {
 		return nil, err
 	}
 
@@ -244,6 +211,19 @@ type checker struct {
 	reg    *keys.Registry
 	trees  map[plumbing.Hash][]object.TreeEntry // decoded trees in git order, bounded
 	states [2]stateMemo                         // the last state files read
+
+	// Storage reused from commit to commit (see object, unsignedPayload).
+	// Trees and blobs have a buffer each: the ledger keeps recent trees,
+	// and trades their buffers for the caller's.
+	treeBuf, blobBuf []byte
+	payload          payloadBuffer
+	evidence         cycle.EvidenceReader
+
+	// batch, when set, takes the Ed25519 equation of each signature met
+	// instead of having it solved on the spot (see run).
+	batch    *signing.Batch
+	owners   []int // the commit (index in history) of each batched signature
+	oneByOne bool  // see Options
 }
 
 type stateMemo struct {
@@ -373,7 +353,7 @@ func (c *checker) stateOf(blob plumbing.Hash) string {
 		}
 	}
 	st := ""
-	if data, err := c.r.ReadBlob(blob); err == nil {
+	if data, err := c.blob(blob); err == nil {
 		if p, err := state.Parse(data); err == nil {
 			st = p.State
 		}
@@ -388,11 +368,11 @@ func (c *checker) commitSigner(cm *object.Commit) (string, error) {
 	if cm.PGPSignature == "" {
 		return "", errUnsigned
 	}
-	payload, err := unsignedPayload(cm)
+	payload, err := c.unsignedPayload(cm)
 	if err != nil {
 		return "", err
 	}
-	pub, err := verifyGit(cm.PGPSignature, payload)
+	pub, err := c.gitSigner(cm.PGPSignature, payload)
 	if err != nil {
 		return "", err
 	}
@@ -404,6 +384,19 @@ func (c *checker) commitSigner(cm *object.Commit) (string, error) {
 		return "", fmt.Errorf("signed by %s key %s outside its validity window or while %s", e.Agent, e.KeyID, e.Status)
 	}
 	return e.Agent, nil
+}
+
+// gitSigner returns the key that made an SSH commit signature. With a
+// batch, a signature that passes every other check of signing.VerifyGit
+// leaves its Ed25519 equation to the batch and is taken as made by its key
+// until run learns otherwise.
+func (c *checker) gitSigner(armored string, payload []byte) (ed25519.PublicKey, error) {
+	if c.batch != nil {
+		if g, ok := signing.ParseGit(armored, payload); ok && c.batch.Add(g.Public, g.Signed, g.Signature) {
+			return g.Public, nil
+		}
+	}
+	return signing.VerifyGit(armored, payload)
 }
 
 var (

@@ -12,7 +12,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/ledger"
-	"github.com/vision-ios/vios/internal/signing"
 )
 
 type changeKind string
@@ -112,7 +111,7 @@ func (c *checker) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if es, ok := c.trees[h]; ok {
 		return es, nil
 	}
-	es, err := c.r.ReadTree(h)
+	es, err := c.tree(h)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +122,20 @@ func (c *checker) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 		clear(c.trees)
 	}
 	c.trees[h] = es
+	return es, nil
+}
+
+// tree reads and parses tree h through the checker's tree buffer (see
+// object). It fails as ledger.Repo.ReadTree does.
+func (c *checker) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	data, err := c.object(h, plumbing.TreeObject, "tree", &c.treeBuf)
+	if err != nil {
+		return nil, err
+	}
+	es, err := ledger.ParseTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", h, err)
+	}
 	return es, nil
 }
 
@@ -163,20 +176,25 @@ func (c *checker) addAll(e object.TreeEntry, p string, kind changeKind) ([]chang
 }
 
 // unsignedPayload re-encodes a commit without its signature: the bytes the
-// signature covers.
-func unsignedPayload(c *object.Commit) ([]byte, error) {
-	var obj plumbing.MemoryObject
-	if err := c.EncodeWithoutSignature(&obj); err != nil {
+// signature covers. They are valid until the next call.
+func (c *checker) unsignedPayload(cm *object.Commit) ([]byte, error) {
+	c.payload.Reset()
+	if err := cm.EncodeWithoutSignature(&c.payload); err != nil {
 		return nil, err
 	}
-	rd, err := obj.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	var b bytes.Buffer
-	_, err = io.Copy(&b, rd)
-	return b.Bytes(), err
+	return c.payload.Bytes(), nil
 }
 
-var verifyGit = signing.VerifyGit
+// payloadBuffer takes go-git's encoding of a commit into storage reused
+// from commit to commit. It is a plumbing.EncodedObject only as far as the
+// encoder uses one (SetType, Writer): what is written goes to the buffer.
+type payloadBuffer struct {
+	plumbing.MemoryObject
+	bytes.Buffer
+}
+
+// Writer returns the buffer.
+func (p *payloadBuffer) Writer() (io.WriteCloser, error) { return p, nil }
+
+// Write appends to the buffer.
+func (p *payloadBuffer) Write(b []byte) (int, error) { return p.Buffer.Write(b) }

@@ -14,11 +14,13 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,7 +105,7 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	commits, err := firstParentChain(r, snap.Commit)
+	chain, err := firstParentChain(r, snap.Commit)
 	if err != nil {
 		return nil, err
 	}
@@ -111,12 +113,12 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	results, err := checkAll(ctx, r, snap, commits, workers, opt.oneByOne)
+	results, err := checkAll(ctx, r, snap, chain, workers, opt.oneByOne)
 	if err != nil {
 		return nil, err
 	}
 
-	rep := &Report{Head: snap.Commit.String(), CommitsChecked: len(commits), Failures: []Failure{}}
+	rep := &Report{Head: snap.Commit.String(), CommitsChecked: len(chain), Failures: []Failure{}}
 	var prev *string
 	prevCycle := ""
 	var deletedLogs []string
@@ -140,7 +142,7 @@ func Verify(ctx context.Context, r *ledger.Repo, opt Options) (*Report, error) {
 			rep.LineageLinks++
 			if !samePtr(l.firstParent, prev) {
 				rep.Failures = append(rep.Failures, Failure{
-					Commit: commits[i].Hash.String(), File: l.path, Check: "lineage",
+					Commit: chain[i].hash.String(), File: l.path, Check: "lineage",
 					Reason: fmt.Sprintf("cycle %s links to %s, but the previous cycle %s ended at %s (a cycle was removed, reordered or forged)", l.cycleID, show(l.firstParent), orNone(prevCycle), show(prev)),
 				})
 			}
@@ -185,24 +187,64 @@ func samePtr(a, b *string) bool {
 	return *a == *b
 }
 
-// firstParentChain lists the commits from the root to head along first parents.
-func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]*object.Commit, error) {
-	var out []*object.Commit
+// link is one commit of the first-parent chain: its id and its tree, read
+// from the commit's header alone. Workers decode the whole commit.
+type link struct {
+	hash, tree plumbing.Hash
+}
+
+// firstParentChain lists the commits from the root to head along first
+// parents. It reads only each commit's header (tree and first parent), so
+// that the walk, which cannot be parallel, stays short; the workers decode
+// the commits in full and check the header against them.
+func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]link, error) {
+	var out []link
+	var buf []byte
 	for h := head; ; {
-		c, err := r.Commit(h)
+		typ, data, err := r.ReadObject(h, buf)
+		if err == nil && typ != plumbing.CommitObject {
+			err = fmt.Errorf("a %s, not a commit", typ)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read commit %s: %w", h, err)
 		}
-		out = append(out, c)
-		if len(c.ParentHashes) == 0 {
+		buf = data
+		tree, parent, err := commitHeader(data)
+		if err != nil {
+			return nil, fmt.Errorf("read commit %s: %w", h, err)
+		}
+		out = append(out, link{hash: h, tree: tree})
+		if parent.IsZero() {
 			break
 		}
-		h = c.ParentHashes[0]
+		h = parent
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, nil
+}
+
+// commitHeader reads the tree and the first parent (zero for a root) from
+// a commit object's header, which git writes as "tree <id>" and then one
+// "parent <id>" line per parent.
+func commitHeader(data []byte) (tree, parent plumbing.Hash, err error) {
+	field := func(name string) (plumbing.Hash, bool) {
+		rest, ok := bytes.CutPrefix(data, []byte(name+" "))
+		if !ok || len(rest) < 41 || rest[40] != '\n' {
+			return plumbing.ZeroHash, false
+		}
+		id := string(rest[:40])
+		if !plumbing.IsHash(id) {
+			return plumbing.ZeroHash, false
+		}
+		data = rest[41:]
+		return plumbing.NewHash(id), true
+	}
+	tree, ok := field("tree")
+	if !ok {
+		return tree, parent, errors.New("malformed commit header: no tree line")
+	}
+	parent, _ = field("parent")
+	return tree, parent, nil
 }
 
 type checker struct {
@@ -231,17 +273,22 @@ type stateMemo struct {
 	state string
 }
 
-// commit checks one commit of the first-parent chain; parent is the
-// previous commit of the chain (nil for the root).
-func (c *checker) commit(cm, parent *object.Commit) commitResult {
+// commit checks commit l of the first-parent chain, whose previous commit
+// has tree parentTree (zero for the root).
+func (c *checker) commit(l link, parentTree plumbing.Hash) commitResult {
 	var res commitResult
-	id := cm.Hash.String()
+	id := l.hash.String()
 	fail := func(file, check, format string, args ...any) {
 		res.failures = append(res.failures, Failure{Commit: id, File: file, Check: check, Reason: fmt.Sprintf(format, args...)})
 	}
-	var parentTree plumbing.Hash
-	if parent != nil {
-		parentTree = parent.TreeHash
+	cm, err := c.r.Commit(l.hash)
+	if err != nil {
+		fail("", "history", "read commit: %v", err)
+		return res
+	}
+	if cm.TreeHash != l.tree {
+		fail("", "history", "malformed commit: its header names tree %s, its decoding %s", l.tree, cm.TreeHash)
+		return res
 	}
 	changes, err := c.diffTrees(parentTree, cm.TreeHash, "")
 	if err != nil {

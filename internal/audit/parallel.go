@@ -17,9 +17,9 @@ import (
 // safe for concurrent use, so each worker reads through its own: the first
 // through r, which Verify leaves alone meanwhile, the others through
 // handles they open.
-func checkAll(ctx context.Context, r *ledger.Repo, snap *gov.Snapshot, commits []*object.Commit, workers int, oneByOne bool) ([]commitResult, error) {
-	results := make([]commitResult, len(commits))
-	q := &runQueue{n: len(commits), workers: workers}
+func checkAll(ctx context.Context, r *ledger.Repo, snap *gov.Snapshot, chain []link, workers int, oneByOne bool) ([]commitResult, error) {
+	results := make([]commitResult, len(chain))
+	q := &runQueue{n: len(chain), workers: workers}
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -36,9 +36,9 @@ func checkAll(ctx context.Context, r *ledger.Repo, snap *gov.Snapshot, commits [
 			c := &checker{r: wr, pol: snap.Policy, reg: snap.Registry, trees: map[plumbing.Hash][]object.TreeEntry{},
 				blobBuf: make([]byte, 0, blobRoom), batch: signing.NewBatch(batchSigs + batchSlack), oneByOne: oneByOne}
 			for lo, hi, ok := q.take(); ok; lo, hi, ok = q.take() {
-				c.run(ctx, commits, lo, hi, results)
+				c.run(ctx, chain, lo, hi, results)
 			}
-			c.flush(commits, results)
+			c.flush(chain, results)
 		})
 	}
 	wg.Wait()
@@ -93,21 +93,21 @@ const batchSigs = 256
 // batchSlack is room for the signatures of the commit that fills a batch.
 const batchSlack = 32
 
-// run checks commits[lo:hi] into results, leaving the Ed25519 equations of
+// run checks chain[lo:hi] into results, leaving the Ed25519 equations of
 // their signatures to the worker's batch, verified whenever it is full and
 // at the end (flush).
-func (c *checker) run(ctx context.Context, commits []*object.Commit, lo, hi int, results []commitResult) {
+func (c *checker) run(ctx context.Context, chain []link, lo, hi int, results []commitResult) {
 	for i := lo; i < hi && ctx.Err() == nil; i++ {
 		if c.oneByOne {
-			results[i] = c.alone(commits[i], parentOf(commits, i))
+			results[i] = c.alone(chain[i], parentTree(chain, i))
 			continue
 		}
-		results[i] = c.commit(commits[i], parentOf(commits, i))
+		results[i] = c.commit(chain[i], parentTree(chain, i))
 		for len(c.owners) < c.batch.Len() {
 			c.owners = append(c.owners, i)
 		}
 		if c.batch.Len() >= batchSigs {
-			c.flush(commits, results)
+			c.flush(chain, results)
 		}
 	}
 }
@@ -115,29 +115,29 @@ func (c *checker) run(ctx context.Context, commits []*object.Commit, lo, hi int,
 // flush verifies the batch. A commit owning a signature that it finds bad
 // is checked again with every signature verified on its own (sigstore,
 // sshsig), so the findings reported are those of one-by-one verification.
-func (c *checker) flush(commits []*object.Commit, results []commitResult) {
+func (c *checker) flush(chain []link, results []commitResult) {
 	rechecked := -1
 	for _, k := range c.batch.Verify() {
 		if i := c.owners[k]; i != rechecked {
 			rechecked = i
-			results[i] = c.alone(commits[i], parentOf(commits, i))
+			results[i] = c.alone(chain[i], parentTree(chain, i))
 		}
 	}
 	c.owners = c.owners[:0]
 }
 
 // alone checks a commit verifying each of its signatures on its own.
-func (c *checker) alone(cm, parent *object.Commit) commitResult {
+func (c *checker) alone(l link, parentTree plumbing.Hash) commitResult {
 	b := c.batch
 	c.batch = nil
 	defer func() { c.batch = b }()
-	return c.commit(cm, parent)
+	return c.commit(l, parentTree)
 }
 
-// parentOf is the commit before commits[i] in the chain, nil for the root.
-func parentOf(commits []*object.Commit, i int) *object.Commit {
+// parentTree is the tree of the commit before chain[i], zero for the root.
+func parentTree(chain []link, i int) plumbing.Hash {
 	if i == 0 {
-		return nil
+		return plumbing.ZeroHash
 	}
-	return commits[i-1]
+	return chain[i-1].tree
 }

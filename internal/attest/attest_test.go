@@ -15,6 +15,7 @@ import (
 	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
@@ -219,6 +220,7 @@ func TestCheckRejectsMalformedMarkdown(t *testing.T) {
 }
 
 func BenchmarkWeeklyAttestation(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	signers := testutil.Signers(b, "bench-week")
 	r, err := ledger.Open(testutil.InitRepo(b, signers))
 	if err != nil {

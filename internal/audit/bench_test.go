@@ -10,6 +10,7 @@ import (
 	"github.com/vision-ios/vios/internal/audit"
 	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/cycle"
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/testutil"
 )
@@ -20,6 +21,7 @@ import (
 // freshly opened repository, as `vios audit verify` does, not through the
 // handle that wrote the history and still holds its last commits in memory.
 func BenchmarkAuditVerify(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	n := 300
 	if v, err := strconv.Atoi(os.Getenv("VIOS_BENCH_CYCLES")); err == nil && v > 0 {
 		n = v

@@ -3,11 +3,14 @@ package changereq
 import (
 	"context"
 	"testing"
+
+	"github.com/vision-ios/vios/internal/gctune"
 )
 
 // BenchmarkGateOffline judges a complete, approved change request on its
 // signed records: diff, document, two signature verifications, manifest.
 func BenchmarkGateOffline(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	f := newFixture(b)
 	cr, br, _ := f.ready()
 	f.approve(cr.ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/vision-ios/vios/internal/costreport"
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/economics"
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
@@ -22,6 +23,7 @@ import (
 // without cost reports for the earlier days, so the 30-day trajectory is
 // read from evidence: the worst case.
 func BenchmarkDailyReport(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	days := 365
 	if v, err := strconv.Atoi(os.Getenv("VIOS_BENCH_DAYS")); err == nil && v > 0 {
 		days = v
@@ -57,6 +59,7 @@ func BenchmarkDailyReport(b *testing.B) {
 
 // BenchmarkGuard is the ADR-012 pre-flight check a cycle adds.
 func BenchmarkGuard(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	p, _ := policy.Defaults()
 	u := economics.Usage{Day: "2026-11-24", Summaries: 40, SpendUSD: 0.2}
 	for i := 0; i < b.N; i++ {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/cycle"
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/testutil"
 )
@@ -14,6 +15,7 @@ import (
 // BenchmarkCycle runs built-in cycles end to end: seven agent operations
 // signed and verified, VEGA's attestation, and one commit signed by CODE.
 func BenchmarkCycle(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	signers := testutil.Signers(b, "bench")
 	dir := testutil.InitRepo(b, signers)
 	r, err := ledger.Open(dir)

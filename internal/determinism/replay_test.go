@@ -9,6 +9,7 @@ import (
 	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/determinism"
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/llm"
@@ -96,6 +97,7 @@ func TestReplayFindsATamperedOutput(t *testing.T) {
 }
 
 func BenchmarkReplay(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	signers := testutil.Signers(b, "replay")
 	r, err := ledger.Open(testutil.InitRepo(b, signers))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/testutil"
@@ -16,6 +17,7 @@ import (
 // its parent, as `vios freeze check --baseline HEAD~1` does. Compare with
 // `git diff --name-status` in scripts/bench-git.sh.
 func BenchmarkFreezeCheck(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	const shards, perShard = 50, 100
 	signers := testutil.Signers(b, "freeze-bench")
 	dir := testutil.InitRepo(b, signers)

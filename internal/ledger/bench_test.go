@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vision-ios/vios/internal/gctune"
 )
 
 // artifact returns files shaped like one cycle's commit: a signature log,
@@ -44,6 +46,7 @@ func benchRepo(b *testing.B) (*Repo, string) {
 // BenchmarkSignedCommit commits one cycle-shaped artifact per iteration,
 // SSH-signed, through the object store into a bare repository.
 func BenchmarkSignedCommit(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	r, _ := benchRepo(b)
 	signer, _ := sshSigner(b, "CODE", 1)
 	ctx := context.Background()
@@ -66,6 +69,7 @@ func BenchmarkSignedCommit(b *testing.B) {
 // Both wall time and CPU time (user and system, all threads) are reported:
 // on a shared machine the wall-time ratio also measures the neighbours.
 func BenchmarkCommitFlatness(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	n := 10000
 	if v, err := strconv.Atoi(os.Getenv("VIOS_BENCH_COMMITS")); err == nil && v >= 2000 {
 		n = v

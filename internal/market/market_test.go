@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/gctune"
 )
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
@@ -1060,6 +1061,7 @@ func FuzzParseCSV(f *testing.F) {
 }
 
 func BenchmarkBuiltinFetch(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	s, _ := NewSource("builtin", Options{})
 	slot := day(2025, 5, 10).Add(13 * time.Hour)
 	for b.Loop() {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vision-ios/vios/internal/fault"
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/market"
 )
 
@@ -573,6 +574,7 @@ func FuzzParseJSONLines(f *testing.F) {
 }
 
 func BenchmarkBuiltinFetch(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	s, _ := NewSource("builtin")
 	r := req48(hour(2025, 5, 10, 13))
 	for b.Loop() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/remote"
 )
@@ -19,6 +20,7 @@ import (
 //
 //	go test -run '^$' -bench ConcurrentPush -benchtime 10x ./internal/remote
 func BenchmarkConcurrentPush(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	for _, tc := range []struct {
 		transport string
 		writers   int

@@ -10,6 +10,8 @@ import (
 
 	"github.com/oasisprotocol/curve25519-voi/curve"
 	"github.com/oasisprotocol/curve25519-voi/curve/scalar"
+
+	"github.com/vision-ios/vios/internal/gctune"
 )
 
 // signed is one (key, message, signature) triple.
@@ -233,6 +235,7 @@ func mustPoint(t *testing.T, p *curve.EdwardsPoint, enc []byte) {
 // BenchmarkBatchVerify is the per-signature cost of a batch the size an
 // audit worker makes (20 commits of 8 signatures), with one key per agent.
 func BenchmarkBatchVerify(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	sigs := honest(rand.New(rand.NewPCG(3, 3)), 160)
 	v := NewBatch(64)
 	b.ResetTimer()

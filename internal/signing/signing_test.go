@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gowebpki/jcs"
+
+	"github.com/vision-ios/vios/internal/gctune"
 )
 
 func TestPAE(t *testing.T) {
@@ -187,6 +189,7 @@ func TestGitSignatureRoundTrip(t *testing.T) {
 }
 
 func BenchmarkVerifyStatement(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	s, _ := NewSigner("FINN", ed25519.NewKeyFromSeed(make32(9)))
 	st := Statement{Agent: "FINN", CycleID: "0123456789abcdef", InputHash: "sha256:" + strings.Repeat("a", 64), Operation: "compute_cds_score", OperationOutputHash: "sha256:" + strings.Repeat("b", 64), OperationTimestamp: "2026-11-24T00:00:01Z", Step: 2}
 	sig, _ := s.SignStatement(st)
@@ -201,6 +204,7 @@ func BenchmarkVerifyStatement(b *testing.B) {
 
 // BenchmarkEd25519Verify is the ceiling: a bare stdlib verification.
 func BenchmarkEd25519Verify(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	priv := ed25519.NewKeyFromSeed(make32(9))
 	msg := make([]byte, 400)
 	sig := ed25519.Sign(priv, msg)

@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vision-ios/vios/internal/deviation"
+	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/signing"
@@ -32,6 +33,7 @@ func (s *nullSink) Send(context.Context, *Notification) (Receipt, error) {
 // with nothing due. "worktree" is "warm" on a repository with a checked-out
 // worktree, where the ledger also rewrites the 1,000 files on disk.
 func BenchmarkTick(b *testing.B) {
+	gctune.Apply() // as the vios binary runs
 	const n = 1000
 	at := testutil.Epoch.Add(time.Hour)
 	due := at.Add(30 * time.Minute)

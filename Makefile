@@ -32,7 +32,7 @@ bench: build ## benchmarks, plus the same work through the git CLI for the ratio
 	  $(GO) test -run='^$$' -bench='SignedCommit' -benchtime=2000x -count=1 ./internal/ledger/ && \
 	  $(GO) test -run='^$$' -bench='CommitFlatness' -benchtime=1x -count=1 -timeout=30m ./internal/ledger/ && \
 	  $(GO) test -run='^$$' -bench='Cycle' -benchtime=500x -count=1 ./internal/cycle/ && \
-	  $(GO) test -run='^$$' -bench='AuditVerify' -benchtime=5x -count=1 ./internal/audit/ && \
+	  $(GO) test -run='^$$' -bench='AuditVerify' -benchtime=30x -count=1 ./internal/audit/ && \
 	  $(GO) test -run='^$$' -bench='DailyReport|Guard' -benchtime=5x -count=1 -timeout=60m ./internal/costreport/ && \
 	  $(GO) test -run='^$$' -bench='Replay' -benchtime=10x -count=1 ./internal/determinism/ && \
 	  $(GO) test -run='^$$' -bench='WeeklyAttestation' -benchtime=5x -count=1 ./internal/attest/ && \

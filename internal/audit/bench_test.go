@@ -16,18 +16,24 @@ import (
 )
 
 // BenchmarkAuditVerify audits a history of built-in cycles (VIOS_BENCH_CYCLES,
-// default 300) and reports commits/s and signatures/s, counting every commit
-// signature and operation signature checked. The audit reads through a
-// freshly opened repository, as `vios audit verify` does, not through the
-// handle that wrote the history and still holds its last commits in memory.
+// default 300), or the governance repository VIOS_BENCH_AUDIT_REPO names
+// (scripts/bench-git.sh passes the history it gives git), and reports
+// commits/s and signatures/s, counting every commit signature and operation
+// signature checked. The audit reads through a freshly opened repository,
+// as `vios audit verify` does, not through the handle that wrote the
+// history and still holds its last commits in memory.
 func BenchmarkAuditVerify(b *testing.B) {
 	gctune.Apply() // as the vios binary runs
-	n := 300
-	if v, err := strconv.Atoi(os.Getenv("VIOS_BENCH_CYCLES")); err == nil && v > 0 {
-		n = v
+	dir := os.Getenv("VIOS_BENCH_AUDIT_REPO")
+	if dir == "" {
+		n := 300
+		if v, err := strconv.Atoi(os.Getenv("VIOS_BENCH_CYCLES")); err == nil && v > 0 {
+			n = v
+		}
+		dir = benchHistory(b, n)
 	}
 	ctx := context.Background()
-	r, err := ledger.Open(benchHistory(b, n))
+	r, err := ledger.Open(dir)
 	if err != nil {
 		b.Fatal(err)
 	}

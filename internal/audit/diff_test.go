@@ -3,7 +3,6 @@ package audit
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // TestDiffTreesMatchesGit compares the audit's tree diff with git's own on
@@ -20,21 +20,9 @@ import (
 // names that sort differently as files and as directories, deletions of
 // whole subtrees.
 func TestDiffTreesMatchesGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	gitcli.Available(t)
 	dir := t.TempDir()
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=x", "-c", "user.email=x@y", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := func(args ...string) string { return gitcli.Run(t, dir, args...) }
 	write := func(p, s string) {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
 		if err := os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644); err != nil {

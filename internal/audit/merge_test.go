@@ -3,7 +3,6 @@ package audit_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/testutil"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // mergeFixture opens change request CR-0001 raising the summary ceiling,
@@ -25,9 +25,7 @@ import (
 // no agent signed. It returns the repository directory.
 func mergeFixture(t *testing.T, approve bool) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	gitcli.Available(t)
 	ctx := context.Background()
 	signers := testutil.Signers(t, t.Name())
 	dir := testutil.InitRepo(t, signers)
@@ -88,30 +86,15 @@ func mergeFixture(t *testing.T, approve bool) string {
 		t.Fatal(err)
 	}
 	cycleAt(testutil.Epoch.Add(2 * time.Hour)) // main moves on while the PR is open
-	git(t, dir, "merge", "--no-ff", "--no-edit", "-m", "Merge pull request #1 from cr/"+cr.ID, branch.Short())
+	asGitHub(t, dir, "merge", "--no-ff", "--no-edit", "-m", "Merge pull request #1 from cr/"+cr.ID, branch.Short())
 	return dir
 }
 
-func git(t *testing.T, dir string, args ...string) string {
+// asGitHub runs git as GitHub's merge button does: committer GitHub, no
+// agent's signature.
+func asGitHub(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=GitHub", "-c", "user.email=noreply@github.com", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func reopen(t *testing.T, dir string) *ledger.Repo {
-	t.Helper()
-	r, err := ledger.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return gitcli.Run(t, dir, append([]string{"-c", "user.name=GitHub", "-c", "user.email=noreply@github.com"}, args...)...)
 }
 
 // A change request merged on GitHub (merge commit signed by no agent)
@@ -119,7 +102,7 @@ func reopen(t *testing.T, dir string) *ledger.Repo {
 // and the merge brings in exactly that head's files.
 func TestApprovedMergePasses(t *testing.T) {
 	dir := mergeFixture(t, true)
-	rep := verify(t, reopen(t, dir))
+	rep := verify(t, testutil.OpenRepo(t, dir))
 	if !rep.Passed || rep.G4Merges != 1 {
 		t.Fatalf("approved merge: passed=%v g4_merges=%d failures=%+v", rep.Passed, rep.G4Merges, rep.Failures)
 	}
@@ -127,7 +110,7 @@ func TestApprovedMergePasses(t *testing.T) {
 
 func TestUnapprovedMergeFails(t *testing.T) {
 	dir := mergeFixture(t, false)
-	rep := verify(t, reopen(t, dir))
+	rep := verify(t, testutil.OpenRepo(t, dir))
 	if rep.Passed || rep.G4Merges != 0 || !failureWith(rep.Failures, "commit-signature", "CR-0001 is not approved") {
 		t.Fatalf("unapproved merge: %+v", rep)
 	}
@@ -137,10 +120,10 @@ func TestUnapprovedMergeFails(t *testing.T) {
 // the approval.
 func TestMergeBeyondApprovedHeadFails(t *testing.T) {
 	dir := mergeFixture(t, true)
-	pol := git(t, dir, "show", "HEAD:policies/economics.yaml")
+	pol := asGitHub(t, dir, "show", "HEAD:policies/economics.yaml")
 	os.WriteFile(dir+"/policies/economics.yaml", []byte(strings.Replace(pol, "0.060", "0.090", 1)+"\n"), 0o644)
-	git(t, dir, "commit", "-q", "--amend", "--no-edit", "-a")
-	rep := verify(t, reopen(t, dir))
+	asGitHub(t, dir, "commit", "-q", "--amend", "--no-edit", "-a")
+	rep := verify(t, testutil.OpenRepo(t, dir))
 	if rep.Passed || !failureWith(rep.Failures, "commit-signature", "policies/economics.yaml differs from the approved head") {
 		t.Fatalf("merge beyond the approved head: %+v", rep)
 	}

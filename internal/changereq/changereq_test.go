@@ -13,6 +13,7 @@ import (
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/testutil"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 func TestNewOpensBranchWithSignedDocument(t *testing.T) {
@@ -29,7 +30,7 @@ func TestNewOpensBranchWithSignedDocument(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.dir, cr.Path)); !os.IsNotExist(err) {
 		t.Fatalf("the document leaked into the worktree: %v", err)
 	}
-	if st := gitCLI(t, f.dir, nil, "status", "--porcelain"); st != "" {
+	if st := gitcli.RunEnv(t, f.dir, nil, "status", "--porcelain"); st != "" {
 		t.Fatalf("worktree not clean:\n%s", st)
 	}
 	data, err := f.r.ReadFile(f.tip(Branch(cr.ID)), cr.Path)
@@ -41,7 +42,7 @@ func TestNewOpensBranchWithSignedDocument(t *testing.T) {
 		t.Fatalf("document %q: %+v", problems, doc)
 	}
 	// Stock git verifies the commit signature as CODE's.
-	out := gitCLI(t, f.dir, nil, "-c", "gpg.ssh.allowedSignersFile=policies/keys/allowed_signers", "log", "-1", "--format=%G? %GS %s", "cr/CR-0001")
+	out := gitcli.RunEnv(t, f.dir, nil, "-c", "gpg.ssh.allowedSignersFile=policies/keys/allowed_signers", "log", "-1", "--format=%G? %GS %s", "cr/CR-0001")
 	if out != "G code@vision-ios.agents change request CR-0001: Raise the per-summary ceiling" {
 		t.Fatalf("git log: %q", out)
 	}
@@ -164,7 +165,7 @@ func TestSignOffsAndAudit(t *testing.T) {
 		t.Fatalf("approval after a change: %+v", third)
 	}
 	// The commits are signed by the signing agent, as stock git sees it.
-	out := gitCLI(t, f.dir, nil, "-c", "gpg.ssh.allowedSignersFile=policies/keys/allowed_signers", "log", "--format=%G? %GS", "main.."+b.Short())
+	out := gitcli.RunEnv(t, f.dir, nil, "-c", "gpg.ssh.allowedSignersFile=policies/keys/allowed_signers", "log", "--format=%G? %GS", "main.."+b.Short())
 	for _, line := range strings.Split(out, "\n") {
 		if !strings.HasPrefix(line, "G ") {
 			t.Fatalf("unverified commit on the CR branch:\n%s", out)
@@ -203,11 +204,11 @@ func TestContentTreeMatchesGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"GIT_INDEX_FILE=" + filepath.Join(t.TempDir(), "index")}
-	gitCLI(t, f.dir, env, "read-tree", head.String())
-	gitCLI(t, f.dir, env, "rm", "--cached", "-q",
+	gitcli.RunEnv(t, f.dir, env, "read-tree", head.String())
+	gitcli.RunEnv(t, f.dir, env, "rm", "--cached", "-q",
 		"05_GOVERNANCE/CHANGE_REQUESTS/"+cr.ID+".approval.LARS.json",
 		"05_GOVERNANCE/CHANGE_REQUESTS/"+cr.ID+".recommendation.VEGA.json")
-	want := gitCLI(t, f.dir, env, "write-tree")
+	want := gitcli.RunEnv(t, f.dir, env, "write-tree")
 	if got.String() != want {
 		t.Fatalf("content tree %s, git says %s", got, want)
 	}

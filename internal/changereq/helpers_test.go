@@ -3,8 +3,6 @@ package changereq
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -231,17 +229,4 @@ func (f *fixture) pullRequest(b plumbing.ReferenceName, reviews ...ghub.Review) 
 		files:   files,
 		reviews: reviews,
 	}
-}
-
-// gitCLI runs the real git in dir as an independent verifier.
-func gitCLI(t *testing.T, dir string, env []string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir()), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }

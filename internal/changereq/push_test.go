@@ -16,6 +16,7 @@ import (
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/ghub"
 	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // TestPushAndOpenPullRequest pushes a CR branch to a bare repository over
@@ -26,7 +27,7 @@ func TestPushAndOpenPullRequest(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	bare := filepath.Join(t.TempDir(), "remote.git")
-	gitCLI(t, t.TempDir(), nil, "init", "-q", "--bare", bare)
+	gitcli.RunEnv(t, t.TempDir(), nil, "init", "-q", "--bare", bare)
 	if _, err := f.r.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{"file://" + bare}}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,12 +39,12 @@ func TestPushAndOpenPullRequest(t *testing.T) {
 	if err := Push(ctx, f.r, "origin", b, ""); err != nil {
 		t.Fatalf("push: %v", err)
 	}
-	if got := gitCLI(t, bare, nil, "rev-parse", b.String()); got != f.tip(b).String() {
+	if got := gitcli.RunEnv(t, bare, nil, "rev-parse", b.String()); got != f.tip(b).String() {
 		t.Fatalf("remote %s at %s, want %s", b.Short(), got, f.tip(b))
 	}
-	gitCLI(t, bare, nil, "fsck", "--strict")
+	gitcli.RunEnv(t, bare, nil, "fsck", "--strict")
 	allowed := filepath.Join(f.dir, "policies/keys/allowed_signers")
-	if got := gitCLI(t, bare, nil, "-c", "gpg.ssh.allowedSignersFile="+allowed, "log", "-1", "--format=%G? %GS", b.String()); got != "G code@vision-ios.agents" {
+	if got := gitcli.RunEnv(t, bare, nil, "-c", "gpg.ssh.allowedSignersFile="+allowed, "log", "-1", "--format=%G? %GS", b.String()); got != "G code@vision-ios.agents" {
 		t.Fatalf("pushed commit signature: %q", got)
 	}
 	// Pushing again is a no-op; a diverged branch is refused, not forced.

@@ -27,19 +27,9 @@ func runAt(t *testing.T, r *ledger.Repo, signers map[string]*signing.Signer, slo
 	return cycle.RunAndCommit(context.Background(), r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers})
 }
 
-func open(t *testing.T, dir string) *ledger.Repo {
-	t.Helper()
-	r, err := ledger.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
-
 func TestCyclesChainAndRecord(t *testing.T) {
 	signers := testutil.Signers(t, "chain")
-	r := open(t, testutil.InitRepo(t, signers))
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	var prevLast *string
 	generated, skipped := 0, 0
 	for i := 1; i <= 30; i++ {
@@ -105,7 +95,7 @@ func sameP(a, b *string) bool {
 
 func TestSameSlotTwiceDoesNothing(t *testing.T) {
 	signers := testutil.Signers(t, "idem")
-	r := open(t, testutil.InitRepo(t, signers))
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	slot := testutil.Epoch.Add(5 * time.Hour)
 	c1, err := runAt(t, r, signers, slot)
 	if err != nil {
@@ -123,7 +113,7 @@ func TestSameSlotTwiceDoesNothing(t *testing.T) {
 
 func TestSignatureFailureHalts(t *testing.T) {
 	signers := testutil.Signers(t, "halt")
-	r := open(t, testutil.InitRepo(t, signers))
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	if _, err := runAt(t, r, signers, testutil.Epoch.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +192,7 @@ func (failingMarket) Fetch(context.Context, market.Request) ([]market.Candle, er
 
 func TestBadInputCommitsNothing(t *testing.T) {
 	signers := testutil.Signers(t, "bad")
-	r := open(t, testutil.InitRepo(t, signers))
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	before, _ := r.Head()
 	slot := testutil.Epoch.Add(time.Hour)
 	_, err := cycle.RunAndCommit(context.Background(), r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers, Market: failingMarket{}})

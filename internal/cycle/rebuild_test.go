@@ -46,7 +46,7 @@ func (unreachableNews) Fetch(context.Context, news.Request) ([]news.Event, error
 // passes. Rebuilding it again does nothing.
 func TestRebuildReRunsOnNewTip(t *testing.T) {
 	signers := testutil.Signers(t, "rebuild")
-	r := open(t, testutil.InitRepo(t, signers))
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	ctx := context.Background()
 	base, _ := r.Head()
 	run := func(i int) *cycle.Committed {

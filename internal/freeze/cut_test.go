@@ -3,7 +3,6 @@ package freeze
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/layout"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 func (f *fixture) cut(version, agent string) (*CutResult, error) {
@@ -112,12 +112,7 @@ func verifyTagWithGit(t *testing.T, dir string, tags ...string) {
 		}
 	}
 	for _, tag := range tags {
-		cmd := exec.Command("git", "-c", "gpg.ssh.allowedSignersFile="+layout.AllowedSigners, "verify-tag", tag)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("git verify-tag %s: %v\n%s", tag, err, out)
-		}
+		gitcli.Run(t, dir, "-c", "gpg.ssh.allowedSignersFile="+layout.AllowedSigners, "verify-tag", tag)
 	}
 }
 

@@ -3,7 +3,6 @@ package freeze
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vision-ios/vios/internal/ledger"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // TestDifferMatchesGit diffs every pair of commits of a repository packed
@@ -19,22 +19,10 @@ import (
 // one differ for all pairs so its buffers and the odb's base ring are
 // reused throughout, and compares the changes with git diff --name-status.
 func TestDifferMatchesGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	gitcli.Available(t)
 	t.Parallel()
 	dir := t.TempDir()
-	gitc := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=x", "-c", "user.email=x@y", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	gitc := func(args ...string) string { return gitcli.Run(t, dir, args...) }
 	write := func(p, s string) {
 		t.Helper()
 		p = filepath.Join(dir, p)

@@ -34,12 +34,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) open() *ledger.Repo {
 	f.t.Helper()
-	r, err := ledger.Open(f.dir)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() { r.Close() })
-	return r
+	return testutil.OpenRepo(f.t, f.dir)
 }
 
 // commit writes one commit on main: files maps a path to its new content,

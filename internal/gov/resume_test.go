@@ -32,11 +32,7 @@ func TestStopsNamesStates(t *testing.T) {
 // in the way of lifting a stop no open deviation explains.
 func TestResumeRefusedWhileTheStoppingDeviationIsOpen(t *testing.T) {
 	signers := testutil.Signers(t, "resume")
-	r, err := ledger.Open(testutil.InitRepo(t, signers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	ctx := context.Background()
 	at := testutil.Epoch.Add(time.Hour)
 	snap, err := gov.Load(r)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/signing"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // TestApplyToNamedBranch: a commit on a branch that is not checked out
@@ -53,14 +54,14 @@ func TestApplyToNamedBranch(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "05")); !os.IsNotExist(err) {
 		t.Fatalf("worktree touched: %v", err)
 	}
-	if st := gitCmd(t, dir, "status", "--porcelain"); st != "" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain"); st != "" {
 		t.Fatalf("worktree not clean:\n%s", st)
 	}
-	gitCmd(t, dir, "fsck", "--strict")
-	if out := gitCmd(t, dir, "-c", "gpg.ssh.allowedSignersFile=allowed_signers", "log", "--format=%G?", side.String()); strings.TrimSpace(out) != "G\nG" {
+	gitcli.Run(t, dir, "fsck", "--strict")
+	if out := gitcli.Run(t, dir, "-c", "gpg.ssh.allowedSignersFile=allowed_signers", "log", "--format=%G?", side.String()); strings.TrimSpace(out) != "G\nG" {
 		t.Fatalf("signatures on %s: %q", side.Short(), out)
 	}
-	if got := strings.TrimSpace(gitCmd(t, dir, "show", side.String()+":05/CR-0001.md")); got != "# CR" {
+	if got := strings.TrimSpace(gitcli.Run(t, dir, "show", side.String()+":05/CR-0001.md")); got != "# CR" {
 		t.Fatalf("file on %s: %q", side.Short(), got)
 	}
 
@@ -89,7 +90,7 @@ func TestApplyToNamedBranch(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "notes.txt")); string(got) != "n\n" {
 		t.Fatalf("worktree notes.txt = %q", got)
 	}
-	if st := gitCmd(t, dir, "status", "--porcelain"); st != "" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain"); st != "" {
 		t.Fatalf("worktree not clean:\n%s", st)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/signing"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 func sshSigner(t testing.TB, agent string, seed byte) (*signing.SSHSigner, ed25519.PublicKey) {
@@ -32,18 +32,6 @@ func sshSigner(t testing.TB, agent string, seed byte) (*signing.SSHSigner, ed255
 		t.Fatal(err)
 	}
 	return ssh, sg.Public()
-}
-
-func gitCmd(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 func TestApplySignedCommitsVerifyWithGit(t *testing.T) {
@@ -73,18 +61,18 @@ func TestApplySignedCommitsVerifyWithGit(t *testing.T) {
 		}
 		parent = h
 	}
-	gitCmd(t, dir, "fsck", "--strict")
-	out := gitCmd(t, dir, "-c", "gpg.ssh.allowedSignersFile=allowed_signers", "log", "--format=%G?")
+	gitcli.Run(t, dir, "fsck", "--strict")
+	out := gitcli.Run(t, dir, "-c", "gpg.ssh.allowedSignersFile=allowed_signers", "log", "--format=%G?")
 	if strings.TrimSpace(out) != "G\nG\nG" {
 		t.Fatalf("git %%G? = %q", out)
 	}
-	if st := gitCmd(t, dir, "status", "--porcelain"); st != "" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain"); st != "" {
 		t.Fatalf("worktree not clean:\n%s", st)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "a.b")); string(got) != "changed\n" {
 		t.Fatalf("worktree a.b = %q", got)
 	}
-	msg := gitCmd(t, dir, "log", "-1", "--format=%(trailers:key=Vios-Artifact,valueonly)")
+	msg := gitcli.Run(t, dir, "log", "-1", "--format=%(trailers:key=Vios-Artifact,valueonly)")
 	if strings.TrimSpace(msg) != "test" {
 		t.Fatalf("trailer = %q", msg)
 	}

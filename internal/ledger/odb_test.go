@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,26 +16,18 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // TestODBMatchesGoGit reads every object of a repository packed by git
 // (with deltas, after gc) and of loose objects through the odb and
 // compares them with go-git's reading; then trees through ReadTree.
 func TestODBMatchesGoGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	gitcli.Available(t)
 	t.Parallel()
 	dir := t.TempDir()
-	gitc := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=x", "-c", "user.email=x@y", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	gitc := func(args ...string) { gitcli.Run(t, dir, args...) }
 	gitc("init", "-q")
 	body := bytes.Repeat([]byte("a shared line of text that makes deltas worth their while\n"), 60)
 	for round := range 6 {
@@ -120,21 +111,9 @@ func TestODBMatchesGoGit(t *testing.T) {
 // TestODBSeesNewPacks: a pack written after the odb was loaded (by another
 // process) is found, and a pack removed is forgotten.
 func TestODBSeesNewPacks(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	gitcli.Available(t)
 	dir := t.TempDir()
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=x", "-c", "user.email=x@y", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return string(bytes.TrimSpace(out))
-	}
+	run := func(args ...string) string { return gitcli.Run(t, dir, args...) }
 	run("init", "-q")
 	os.WriteFile(filepath.Join(dir, "a"), []byte("one\n"), 0o644)
 	run("add", "a")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // commitN commits n changes on r, returning the hashes oldest first.
@@ -121,7 +123,7 @@ func TestStaleRefLockRecovered(t *testing.T) {
 	if d := time.Since(start); d < 40*time.Millisecond {
 		t.Fatalf("a young lock was not waited for (%v)", d)
 	}
-	gitCmd(t, dir, "fsck", "--strict")
+	gitcli.Run(t, dir, "fsck", "--strict")
 }
 
 func TestUpdateRefIsCompareAndSwap(t *testing.T) {
@@ -173,13 +175,13 @@ func TestResetSyncsWorktree(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "d")); !os.IsNotExist(err) {
 		t.Fatalf("removed file's directory still there: %v", err)
 	}
-	if st := gitCmd(t, dir, "status", "--porcelain", "--untracked-files=all"); st != "" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain", "--untracked-files=all"); st != "" {
 		t.Fatalf("status after reset back:\n%s", st)
 	}
 	if err := r.Reset(context.Background(), hs[0], hs[2]); err != nil {
 		t.Fatal(err)
 	}
-	if st := gitCmd(t, dir, "status", "--porcelain", "--untracked-files=all"); st != "" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain", "--untracked-files=all"); st != "" {
 		t.Fatalf("status after reset forward:\n%s", st)
 	}
 	if err := r.Reset(context.Background(), hs[0], hs[1]); !errors.Is(err, ErrMoved) {
@@ -224,15 +226,15 @@ func TestPackObjectsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	bare := filepath.Join(t.TempDir(), "bare.git")
-	gitCmd(t, filepath.Dir(bare), "init", "-q", "--bare", bare)
+	gitcli.Run(t, filepath.Dir(bare), "init", "-q", "--bare", bare)
 	cmd := exec.Command("git", "index-pack", "--stdin", "--strict")
 	cmd.Dir = bare
 	cmd.Stdin = strings.NewReader(string(pack))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("git index-pack: %v\n%s", err, out)
 	}
-	gitCmd(t, bare, "update-ref", "refs/heads/main", hs[2].String())
-	gitCmd(t, bare, "fsck", "--strict", "--no-dangling")
+	gitcli.Run(t, bare, "update-ref", "refs/heads/main", hs[2].String())
+	gitcli.Run(t, bare, "fsck", "--strict", "--no-dangling")
 
 	// And back: a second repository stores them with WriteObjects.
 	r2, err := InitBare(filepath.Join(t.TempDir(), "other.git"))
@@ -257,7 +259,7 @@ func TestPackObjectsRoundTrip(t *testing.T) {
 	if data, err := r2.HeadFile("a/x"); err != nil || string(data) != "xx\n" {
 		t.Fatalf("a/x = %q, %v", data, err)
 	}
-	gitCmd(t, r2.GitDir(), "fsck", "--strict", "--no-dangling")
+	gitcli.Run(t, r2.GitDir(), "fsck", "--strict", "--no-dangling")
 }
 
 // TestRepairWorktreeAfterKill: a process killed after moving the branch but
@@ -290,7 +292,7 @@ func TestRepairWorktreeAfterKill(t *testing.T) {
 	os.WriteFile(filepath.Join(r.GitDir(), "index"), idx, 0o644)
 	os.WriteFile(filepath.Join(r.GitDir(), syncedFile), rec, 0o644)
 	// git status (which rewrites the index) does not hide the damage.
-	if st := gitCmd(t, dir, "status", "--porcelain"); st == "" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain"); st == "" {
 		t.Fatal("the simulated kill left nothing to repair")
 	}
 	unlock, err := r.Lock(context.Background())
@@ -298,10 +300,10 @@ func TestRepairWorktreeAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	unlock()
-	if st := gitCmd(t, dir, "status", "--porcelain"); st != " M edited\n" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain"); st != " M edited" {
 		t.Fatalf("status after repair: %q, want only the person's edit", st)
 	}
-	gitCmd(t, dir, "fsck", "--strict")
+	gitcli.Run(t, dir, "fsck", "--strict")
 }
 
 // TestHasAnswersMissesFromTheIndexes: a missing object is reported missing

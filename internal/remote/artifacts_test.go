@@ -23,6 +23,7 @@ import (
 	"github.com/vision-ios/vios/internal/remote"
 	"github.com/vision-ios/vios/internal/state"
 	"github.com/vision-ios/vios/internal/testutil"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // commitFiles commits files on r's HEAD signed by agent, as an artifact
@@ -99,11 +100,11 @@ func TestPushReappliesArtifacts(t *testing.T) {
 		t.Fatalf("push b: %+v, %v", res, err)
 	}
 	verifyRemote(t, w.bare, 1)
-	if st := gitCmd(t, bdir, "status", "--porcelain", "--untracked-files=all"); st != "" {
+	if st := gitcli.Run(t, bdir, "status", "--porcelain", "--untracked-files=all"); st != "" {
 		t.Fatalf("b's worktree:\n%s", st)
 	}
 	// The attestation is still VEGA's, the state carries both sides.
-	if got := strings.TrimSpace(gitCmd(t, w.bare, "log", "-1", "--skip=1", "--format=%an|%s|%(trailers:key=Vios-Agent,valueonly)", "main")); got != "VEGA|vega_attestation by VEGA|VEGA" {
+	if got := strings.TrimSpace(gitcli.Run(t, w.bare, "log", "-1", "--skip=1", "--format=%an|%s|%(trailers:key=Vios-Agent,valueonly)", "main")); got != "VEGA|vega_attestation by VEGA|VEGA" {
 		t.Fatalf("re-applied attestation: %q", got)
 	}
 	data, err := b.HeadFile(layout.StateFile)

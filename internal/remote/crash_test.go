@@ -20,6 +20,7 @@ import (
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/remote"
 	"github.com/vision-ios/vios/internal/testutil"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // Environment of the crash helper process.
@@ -210,9 +211,9 @@ func crashLoop(t *testing.T, mode string, kills int) {
 	}
 
 	// Consistent: fsck, on the clone and the remote.
-	gitCmd(t, dir, "fsck", "--strict")
+	gitcli.Run(t, dir, "fsck", "--strict")
 	if mode == "push" {
-		gitCmd(t, w.bare, "fsck", "--strict")
+		gitcli.Run(t, w.bare, "fsck", "--strict")
 	}
 	// Nothing reported done is lost.
 	where := dir
@@ -229,7 +230,7 @@ func crashLoop(t *testing.T, mode string, kills int) {
 		}
 	}
 	// It resumes: one more cycle (and push), then the audit passes.
-	r = openRepo(t, dir)
+	r = testutil.OpenRepo(t, dir)
 	ctx, unlock, err := r.Hold(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -256,13 +257,13 @@ func crashLoop(t *testing.T, mode string, kills int) {
 		if mode == "local" && repo == w.bare {
 			continue
 		}
-		rep, err := audit.Verify(context.Background(), openRepo(t, repo), audit.Options{})
+		rep, err := audit.Verify(context.Background(), testutil.OpenRepo(t, repo), audit.Options{})
 		if err != nil || !rep.Passed {
 			t.Fatalf("audit of %s after the kills: %v %+v", filepath.Base(repo), err, rep)
 		}
 		t.Logf("%s: %d kills, %d cycles reported done, %d logs in %s", mode, kills, len(done), rep.LogsChecked, filepath.Base(repo))
 	}
-	if st := gitCmd(t, dir, "status", "--porcelain"); st != "" {
+	if st := gitcli.Run(t, dir, "status", "--porcelain"); st != "" {
 		t.Errorf("worktree after the kills and one more cycle:\n%s", st)
 	}
 }

@@ -22,20 +22,8 @@ import (
 	"github.com/vision-ios/vios/internal/remote"
 	"github.com/vision-ios/vios/internal/signing"
 	"github.com/vision-ios/vios/internal/testutil"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
-
-// gitCmd runs the real git CLI (the independent verifier) in dir.
-func gitCmd(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s (in %s): %v\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return strings.TrimRight(string(out), "\n")
-}
 
 func gitEnv() []string {
 	return append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
@@ -58,14 +46,14 @@ func newWorld(t testing.TB, overHTTP bool) *world {
 	seed := testutil.InitRepo(t, w.signers)
 	root := t.TempDir()
 	w.bare = filepath.Join(root, "gov.git")
-	gitCmd(t, root, "init", "--bare", "-b", "main", w.bare)
-	gitCmd(t, w.bare, "config", "http.receivepack", "true")
-	gitCmd(t, w.bare, "config", "receive.autogc", "false") // as busy servers do: gc out of band
+	gitcli.Run(t, root, "init", "--bare", "-b", "main", w.bare)
+	gitcli.Run(t, w.bare, "config", "http.receivepack", "true")
+	gitcli.Run(t, w.bare, "config", "receive.autogc", "false") // as busy servers do: gc out of band
 	w.url = "file://" + w.bare
 	if overHTTP {
 		w.url = serveHTTP(t, root) + "/gov.git"
 	}
-	r := openRepo(t, seed)
+	r := testutil.OpenRepo(t, seed)
 	if _, err := remote.Push(context.Background(), r, w.options(w.url, nil)); err != nil {
 		t.Fatalf("seed push: %v", err)
 	}
@@ -88,16 +76,6 @@ func serveHTTP(t testing.TB, root string) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-func openRepo(t testing.TB, dir string) *ledger.Repo {
-	t.Helper()
-	r, err := ledger.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
 }
 
 // clone makes a writer's own repository: an empty repository synced from
@@ -155,7 +133,7 @@ func (w *world) runCycle(ctx context.Context, r *ledger.Repo, i int) (*cycle.Com
 func verifyRemote(t testing.TB, bare string, wantLogs int) {
 	t.Helper()
 	// Parents per commit: exactly one, but for the root.
-	parents := strings.Split(gitCmd(t, bare, "log", "--format=%H %p", "main"), "\n")
+	parents := strings.Split(gitcli.Run(t, bare, "log", "--format=%H %p", "main"), "\n")
 	for i, p := range parents {
 		n := len(strings.Fields(p)) - 1
 		if (i < len(parents)-1 && n != 1) || (i == len(parents)-1 && n != 0) {
@@ -163,16 +141,16 @@ func verifyRemote(t testing.TB, bare string, wantLogs int) {
 		}
 	}
 	allowed := filepath.Join(t.TempDir(), "allowed_signers")
-	if err := os.WriteFile(allowed, []byte(gitCmd(t, bare, "show", "main:policies/keys/allowed_signers")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(allowed, []byte(gitcli.Run(t, bare, "show", "main:policies/keys/allowed_signers")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for i, g := range strings.Split(gitCmd(t, bare, "-c", "gpg.ssh.allowedSignersFile="+allowed, "log", "--format=%G?", "main"), "\n") {
+	for i, g := range strings.Split(gitcli.Run(t, bare, "-c", "gpg.ssh.allowedSignersFile="+allowed, "log", "--format=%G?", "main"), "\n") {
 		if g != "G" {
 			t.Fatalf("commit %d from the tip: git %%G? = %q", i, g)
 		}
 	}
-	gitCmd(t, bare, "fsck", "--strict")
-	r := openRepo(t, bare)
+	gitcli.Run(t, bare, "fsck", "--strict")
+	r := testutil.OpenRepo(t, bare)
 	rep, err := audit.Verify(context.Background(), r, audit.Options{})
 	if err != nil {
 		t.Fatal(err)

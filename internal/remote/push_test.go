@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vision-ios/vios/internal/remote"
+	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
 // concurrency returns the writers × cycles of the concurrent push test
@@ -129,7 +130,7 @@ func TestPushFastForwardAndSync(t *testing.T) {
 	if ha, _ := a.Head(); func() bool { hb, _ := b.Head(); return ha != hb }() {
 		t.Fatal("b did not reach a's tip")
 	}
-	if st := gitCmd(t, bdir, "status", "--porcelain", "--untracked-files=all"); st != "" {
+	if st := gitcli.Run(t, bdir, "status", "--porcelain", "--untracked-files=all"); st != "" {
 		t.Fatalf("worktree after sync:\n%s", st)
 	}
 	res, err = remote.Push(ctx, b, opt)
@@ -166,7 +167,7 @@ func TestPushRebuildsCyclesOnNewTip(t *testing.T) {
 	if ref, _ := b.Ref(remote.RebuildRef); !ref.IsZero() {
 		t.Fatal("rebuild ref left behind")
 	}
-	if st := gitCmd(t, bdir, "status", "--porcelain", "--untracked-files=all"); st != "" {
+	if st := gitcli.Run(t, bdir, "status", "--porcelain", "--untracked-files=all"); st != "" {
 		t.Fatalf("worktree after rebuild:\n%s", st)
 	}
 	verifyRemote(t, w.bare, 4)

@@ -14,6 +14,7 @@ import (
 	"github.com/vision-ios/vios/internal/news"
 
 	"github.com/vision-ios/vios/internal/gov"
+	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
 	"github.com/vision-ios/vios/internal/signing"
 )
@@ -44,6 +45,17 @@ func InitRepo(tb testing.TB, signers map[string]*signing.Signer) string {
 		tb.Fatal(err)
 	}
 	return dir
+}
+
+// OpenRepo opens the repository at dir for the test, closed when it ends.
+func OpenRepo(tb testing.TB, dir string) *ledger.Repo {
+	tb.Helper()
+	r, err := ledger.Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	return r
 }
 
 // Rally is a market source of a steady rally: its price signal is strongly

@@ -187,16 +187,17 @@ func samePtr(a, b *string) bool {
 	return *a == *b
 }
 
-// link is one commit of the first-parent chain: its id and its tree, read
-// from the commit's header alone. Workers decode the whole commit.
+// link is one commit of the first-parent chain: its id, its content and
+// its tree, read from the commit's header alone. Workers decode the rest.
 type link struct {
 	hash, tree plumbing.Hash
+	raw        []byte
 }
 
 // firstParentChain lists the commits from the root to head along first
-// parents. It reads only each commit's header (tree and first parent), so
+// parents. It scans only each commit's header (tree and first parent), so
 // that the walk, which cannot be parallel, stays short; the workers decode
-// the commits in full and check the header against them.
+// the commits it read in full and check the header against them.
 func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]link, error) {
 	var out []link
 	var buf []byte
@@ -213,7 +214,7 @@ func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]link, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read commit %s: %w", h, err)
 		}
-		out = append(out, link{hash: h, tree: tree})
+		out = append(out, link{hash: h, tree: tree, raw: bytes.Clone(data)})
 		if parent.IsZero() {
 			break
 		}
@@ -281,7 +282,7 @@ func (c *checker) commit(l link, parentTree plumbing.Hash) commitResult {
 	fail := func(file, check, format string, args ...any) {
 		res.failures = append(res.failures, Failure{Commit: id, File: file, Check: check, Reason: fmt.Sprintf(format, args...)})
 	}
-	cm, err := c.r.Commit(l.hash)
+	cm, err := c.r.DecodeCommit(l.hash, l.raw)
 	if err != nil {
 		fail("", "history", "read commit: %v", err)
 		return res

@@ -174,6 +174,12 @@ func (r *Repo) Commit(h plumbing.Hash) (*object.Commit, error) {
 	return object.GetCommit(r.Objects(), h)
 }
 
+// DecodeCommit decodes data, the content of commit h already read (with
+// ReadObject), without reading it again.
+func (r *Repo) DecodeCommit(h plumbing.Hash, data []byte) (*object.Commit, error) {
+	return object.DecodeCommit(r.Objects(), &readObject{h: h, t: plumbing.CommitObject, data: data})
+}
+
 // ReadFile reads path from the tree of commit h.
 func (r *Repo) ReadFile(h plumbing.Hash, path string) ([]byte, error) {
 	c, err := r.Commit(h)

@@ -377,7 +377,7 @@ func (o *odb) packed(p *pack, off int64, depth int, dst []byte) (plumbing.Object
 		i++
 		size |= int64(c&0x7f) << shift
 	}
-	if size > int64(len(p.data))*1032+1<<20 { // more than deflate can expand the pack to
+	if size > int64(len(b)-i)*1032+1<<20 { // more than deflate can expand the rest of the pack to
 		return plumbing.InvalidObject, nil, errODB
 	}
 	var baseType plumbing.ObjectType
@@ -469,9 +469,6 @@ func (o *odb) remember(p *pack, off int64, depth int, typ plumbing.ObjectType, d
 	c.data = append(c.data[:0], data...)
 }
 
-// applyDelta applies a git delta to base.
-func applyDelta(base, delta []byte) ([]byte, error) { return applyDeltaTo(nil, base, delta) }
-
 // applyDeltaTo applies a git delta to base, writing the result into dst's
 // storage when it is large enough; dst must not overlap base.
 func applyDeltaTo(dst, base, delta []byte) ([]byte, error) {
@@ -495,7 +492,10 @@ func applyDeltaTo(dst, base, delta []byte) ([]byte, error) {
 	}
 	out := dst[:0]
 	if out == nil || cap(out) < n {
-		out = make([]byte, 0, n)
+		// n comes from the delta's header: trust it only as far as the
+		// bytes at hand go, so a corrupt header is an error, not an
+		// allocation of gigabytes; a larger result grows as it is copied.
+		out = make([]byte, 0, min(n, len(base)+len(delta)))
 	}
 	for len(delta) > 0 {
 		op := delta[0]

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -168,11 +169,26 @@ func FuzzApplyDelta(f *testing.F) {
 	f.Add([]byte("abc"), []byte{3, 3, 3, 'x', 'y', 'z'})
 	f.Add([]byte(""), []byte{0, 0})
 	f.Fuzz(func(t *testing.T, base, delta []byte) {
-		out, err := applyDelta(base, delta)
+		out, err := applyDeltaTo(nil, base, delta)
 		if err == nil && out == nil {
 			t.Fatal("no output and no error")
 		}
 	})
+}
+
+// TestApplyDeltaDistrustsItsHeader: a corrupt delta that claims a result
+// of a gigabyte is an error, not an allocation of that gigabyte.
+func TestApplyDeltaDistrustsItsHeader(t *testing.T) {
+	delta := []byte{3, 0x80, 0x80, 0x80, 0x80, 0x04, 3, 'x', 'y', 'z'} // base 3 bytes, result 1 GiB
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := applyDeltaTo(nil, []byte("abc"), delta); !errors.Is(err, errODB) {
+		t.Fatalf("err = %v, want a corrupt-object error", err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("allocated %d bytes for a 10-byte delta", grew)
+	}
 }
 
 // FuzzParseTree: the hand-written tree parser agrees with go-git's decoder

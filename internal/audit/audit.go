@@ -210,42 +210,18 @@ func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]link, error) {
 			return nil, fmt.Errorf("read commit %s: %w", h, err)
 		}
 		buf = data
-		tree, parent, err := commitHeader(data)
+		hd, err := ledger.ParseCommitHeader(data)
 		if err != nil {
 			return nil, fmt.Errorf("read commit %s: %w", h, err)
 		}
-		out = append(out, link{hash: h, tree: tree, raw: bytes.Clone(data)})
-		if parent.IsZero() {
+		out = append(out, link{hash: h, tree: hd.TreeHash, raw: bytes.Clone(data)})
+		if len(hd.ParentHashes) == 0 {
 			break
 		}
-		h = parent
+		h = hd.ParentHashes[0]
 	}
 	slices.Reverse(out)
 	return out, nil
-}
-
-// commitHeader reads the tree and the first parent (zero for a root) from
-// a commit object's header, which git writes as "tree <id>" and then one
-// "parent <id>" line per parent.
-func commitHeader(data []byte) (tree, parent plumbing.Hash, err error) {
-	field := func(name string) (plumbing.Hash, bool) {
-		rest, ok := bytes.CutPrefix(data, []byte(name+" "))
-		if !ok || len(rest) < 41 || rest[40] != '\n' {
-			return plumbing.ZeroHash, false
-		}
-		id := string(rest[:40])
-		if !plumbing.IsHash(id) {
-			return plumbing.ZeroHash, false
-		}
-		data = rest[41:]
-		return plumbing.NewHash(id), true
-	}
-	tree, ok := field("tree")
-	if !ok {
-		return tree, parent, errors.New("malformed commit header: no tree line")
-	}
-	parent, _ = field("parent")
-	return tree, parent, nil
 }
 
 type checker struct {
@@ -275,8 +251,8 @@ type stateMemo struct {
 }
 
 // commit checks commit l of the first-parent chain, whose previous commit
-// has tree parentTree (zero for the root).
-func (c *checker) commit(l link, parentTree plumbing.Hash) commitResult {
+// is prev (the zero link for the root).
+func (c *checker) commit(l, prev link) commitResult {
 	var res commitResult
 	id := l.hash.String()
 	fail := func(file, check, format string, args ...any) {
@@ -287,10 +263,15 @@ func (c *checker) commit(l link, parentTree plumbing.Hash) commitResult {
 		fail("", "history", "read commit: %v", err)
 		return res
 	}
-	if cm.TreeHash != l.tree {
-		fail("", "history", "malformed commit: its header names tree %s, its decoding %s", l.tree, cm.TreeHash)
+	var firstParent plumbing.Hash
+	if len(cm.ParentHashes) > 0 {
+		firstParent = cm.ParentHashes[0]
+	}
+	if cm.TreeHash != l.tree || firstParent != prev.hash {
+		fail("", "history", "malformed commit: its header names tree %s and first parent %s, its decoding tree %s and parent %s", l.tree, prev.hash, cm.TreeHash, firstParent)
 		return res
 	}
+	parentTree := prev.tree
 	changes, err := c.diffTrees(parentTree, cm.TreeHash, "")
 	if err != nil {
 		fail("", "history", "diff: %v", err)

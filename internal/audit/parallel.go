@@ -99,10 +99,10 @@ const batchSlack = 32
 func (c *checker) run(ctx context.Context, chain []link, lo, hi int, results []commitResult) {
 	for i := lo; i < hi && ctx.Err() == nil; i++ {
 		if c.oneByOne {
-			results[i] = c.alone(chain[i], parentTree(chain, i))
+			results[i] = c.alone(chain[i], prevLink(chain, i))
 			continue
 		}
-		results[i] = c.commit(chain[i], parentTree(chain, i))
+		results[i] = c.commit(chain[i], prevLink(chain, i))
 		for len(c.owners) < c.batch.Len() {
 			c.owners = append(c.owners, i)
 		}
@@ -120,24 +120,24 @@ func (c *checker) flush(chain []link, results []commitResult) {
 	for _, k := range c.batch.Verify() {
 		if i := c.owners[k]; i != rechecked {
 			rechecked = i
-			results[i] = c.alone(chain[i], parentTree(chain, i))
+			results[i] = c.alone(chain[i], prevLink(chain, i))
 		}
 	}
 	c.owners = c.owners[:0]
 }
 
 // alone checks a commit verifying each of its signatures on its own.
-func (c *checker) alone(l link, parentTree plumbing.Hash) commitResult {
+func (c *checker) alone(l, prev link) commitResult {
 	b := c.batch
 	c.batch = nil
 	defer func() { c.batch = b }()
-	return c.commit(l, parentTree)
+	return c.commit(l, prev)
 }
 
-// parentTree is the tree of the commit before chain[i], zero for the root.
-func parentTree(chain []link, i int) plumbing.Hash {
+// prevLink is the commit before chain[i], the zero link for the root.
+func prevLink(chain []link, i int) link {
 	if i == 0 {
-		return plumbing.ZeroHash
+		return link{}
 	}
-	return chain[i-1].tree
+	return chain[i-1]
 }

@@ -2,7 +2,6 @@ package freeze
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,16 +106,10 @@ func (v *view) blob(h plumbing.Hash) ([]byte, error) {
 	return data, err
 }
 
-// commitInfo is what checks read of a commit: its tree and its parents.
-type commitInfo struct {
-	TreeHash     plumbing.Hash
-	ParentHashes []plumbing.Hash
-}
-
 // commit reads the tree and parents of commit h from its header, leaving
 // the rest (signatures, message) undecoded; plumbing.ErrObjectNotFound when
 // it is not in the repository.
-func (v *view) commit(h plumbing.Hash) (*commitInfo, error) {
+func (v *view) commit(h plumbing.Hash) (*ledger.CommitHeader, error) {
 	t, data, err := v.r.ReadObject(h, nil)
 	if err != nil {
 		return nil, err
@@ -124,50 +117,11 @@ func (v *view) commit(h plumbing.Hash) (*commitInfo, error) {
 	if t != plumbing.CommitObject {
 		return nil, fmt.Errorf("%s is a %s, not a commit", h, t)
 	}
-	c, err := parseCommitHeader(data)
+	c, err := ledger.ParseCommitHeader(data)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", h, err)
 	}
 	return c, nil
-}
-
-// parseCommitHeader reads the "tree" line and the "parent" lines that
-// follow it, as git writes them.
-func parseCommitHeader(data []byte) (*commitInfo, error) {
-	c := &commitInfo{}
-	field := func(name string) (plumbing.Hash, bool, error) {
-		rest, ok := bytes.CutPrefix(data, []byte(name+" "))
-		if !ok {
-			return plumbing.ZeroHash, false, nil
-		}
-		var h plumbing.Hash
-		if len(rest) < 41 || rest[40] != '\n' {
-			return h, false, fmt.Errorf("malformed %s line", name)
-		}
-		if _, err := hex.Decode(h[:], rest[:40]); err != nil {
-			return h, false, fmt.Errorf("malformed %s line", name)
-		}
-		data = rest[41:]
-		return h, true, nil
-	}
-	t, ok, err := field("tree")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errors.New("no tree line")
-	}
-	c.TreeHash = t
-	for {
-		p, ok, err := field("parent")
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return c, nil
-		}
-		c.ParentHashes = append(c.ParentHashes, p)
-	}
 }
 
 // lookup resolves a file path below tree t; ok is false when there is no

@@ -83,23 +83,9 @@ func (c *checker) diffTrees(from, to plumbing.Hash, prefix string) ([]change, er
 	return out, nil
 }
 
-// gitOrder compares tree entries as git sorts them: by name, a directory's
-// name followed by "/".
+// gitOrder compares tree entries in git's order (ledger.TreeOrder).
 func gitOrder(a, b object.TreeEntry) int {
-	n := min(len(a.Name), len(b.Name))
-	if d := strings.Compare(a.Name[:n], b.Name[:n]); d != 0 {
-		return d
-	}
-	next := func(e object.TreeEntry) int {
-		switch {
-		case len(e.Name) > n:
-			return int(e.Name[n])
-		case e.Mode == filemode.Dir:
-			return '/'
-		}
-		return 0
-	}
-	return next(a) - next(b)
+	return ledger.TreeOrder(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
 }
 
 // entries returns tree h's entries in git order (a malformed tree stored

@@ -63,40 +63,6 @@ func (v *view) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 	return es, nil
 }
 
-// rawEntry is a tree entry decoded in place: name and hash point into the
-// tree object.
-type rawEntry struct {
-	mode filemode.FileMode
-	name []byte
-	hash []byte // 20 bytes
-}
-
-func (e *rawEntry) isDir() bool { return e.mode == filemode.Dir }
-
-var errTree = errors.New("malformed tree")
-
-// nextEntry decodes the entry at the start of a tree object and returns
-// the rest of it.
-func nextEntry(data []byte) (rawEntry, []byte, error) {
-	sp := bytes.IndexByte(data, ' ')
-	if sp <= 0 {
-		return rawEntry{}, nil, errTree
-	}
-	var m uint64
-	for _, c := range data[:sp] {
-		if c < '0' || c > '7' || m > 0xffffffff>>3 {
-			return rawEntry{}, nil, fmt.Errorf("%w: mode %q", errTree, data[:sp])
-		}
-		m = m<<3 | uint64(c-'0')
-	}
-	rest := data[sp+1:]
-	nul := bytes.IndexByte(rest, 0)
-	if nul < 0 || nul+21 > len(rest) {
-		return rawEntry{}, nil, errTree
-	}
-	return rawEntry{mode: filemode.FileMode(m), name: rest[:nul], hash: rest[nul+1 : nul+21]}, rest[nul+21:], nil
-}
-
 // blob returns a blob's content.
 func (v *view) blob(h plumbing.Hash) ([]byte, error) {
 	t, data, err := v.r.ReadObject(h, nil)
@@ -236,16 +202,16 @@ func (d *differ) diffAt(from, to plumbing.Hash, dir string, depth int, out *[]fi
 	// Both trees are in git order, so one merge pass pairs the entries up;
 	// a file and a directory of the same name sort apart and come out as a
 	// deletion and an addition.
-	var ea, eb rawEntry
+	var ea, eb ledger.RawTreeEntry
 	var restA, restB []byte
 	haveA, haveB := false, false
-	next := func(data []byte, e *rawEntry, rest *[]byte, have *bool) error {
+	next := func(data []byte, e *ledger.RawTreeEntry, rest *[]byte, have *bool) error {
 		if len(data) == 0 {
 			*have = false
 			return nil
 		}
 		var err error
-		*e, *rest, err = nextEntry(data)
+		*e, *rest, err = ledger.NextTreeEntry(data)
 		if err != nil {
 			return fmt.Errorf("read tree: %w", err)
 		}
@@ -266,34 +232,34 @@ func (d *differ) diffAt(from, to plumbing.Hash, dir string, depth int, out *[]fi
 		case !haveB:
 			cmp = -1
 		default:
-			cmp = compareRaw(&ea, &eb)
+			cmp = ledger.TreeOrder(ea.Name, ea.IsDir(), eb.Name, eb.IsDir())
 		}
 		switch {
 		case cmp < 0:
-			if err := d.all(&ea, join(dir, string(ea.name)), Deleted, depth+1, out); err != nil {
+			if err := d.all(&ea, join(dir, string(ea.Name)), Deleted, depth+1, out); err != nil {
 				return err
 			}
 			if err := next(restA, &ea, &restA, &haveA); err != nil {
 				return err
 			}
 		case cmp > 0:
-			if err := d.all(&eb, join(dir, string(eb.name)), Added, depth+1, out); err != nil {
+			if err := d.all(&eb, join(dir, string(eb.Name)), Added, depth+1, out); err != nil {
 				return err
 			}
 			if err := next(restB, &eb, &restB, &haveB); err != nil {
 				return err
 			}
 		default:
-			if ea.mode != eb.mode || !bytes.Equal(ea.hash, eb.hash) {
-				p := join(dir, string(eb.name))
-				if ea.isDir() {
+			if ea.Mode != eb.Mode || !bytes.Equal(ea.Hash, eb.Hash) {
+				p := join(dir, string(eb.Name))
+				if ea.IsDir() {
 					if d.keep(p) {
-						if err := d.diffAt(plumbing.Hash(ea.hash), plumbing.Hash(eb.hash), p, depth+1, out); err != nil {
+						if err := d.diffAt(plumbing.Hash(ea.Hash), plumbing.Hash(eb.Hash), p, depth+1, out); err != nil {
 							return err
 						}
 					}
 				} else {
-					*out = append(*out, fileChange{path: p, kind: Modified, old: plumbing.Hash(ea.hash), new: plumbing.Hash(eb.hash)})
+					*out = append(*out, fileChange{path: p, kind: Modified, old: plumbing.Hash(ea.Hash), new: plumbing.Hash(eb.Hash)})
 				}
 			}
 			if err := next(restA, &ea, &restA, &haveA); err != nil {
@@ -307,43 +273,16 @@ func (d *differ) diffAt(from, to plumbing.Hash, dir string, depth int, out *[]fi
 	return nil
 }
 
-// compareRaw orders tree entries as git does: by name, a directory
-// compared as if its name ended in "/".
-func compareRaw(a, b *rawEntry) int {
-	n := min(len(a.name), len(b.name))
-	if c := bytes.Compare(a.name[:n], b.name[:n]); c != 0 {
-		return c
-	}
-	ac, bc := rawTerminator(a, n), rawTerminator(b, n)
-	switch {
-	case ac < bc:
-		return -1
-	case ac > bc:
-		return 1
-	}
-	return 0
-}
-
-func rawTerminator(e *rawEntry, n int) int {
-	if n < len(e.name) {
-		return int(e.name[n])
-	}
-	if e.isDir() {
-		return '/'
-	}
-	return -1 // the name ends here: sorts first
-}
-
 // all reports every file below entry e, at depth, as added or deleted.
 // Nothing at depth is in use while it runs, so it reads into the old
 // side's buffers.
-func (d *differ) all(e *rawEntry, p string, kind Change, depth int, out *[]fileChange) error {
-	if !e.isDir() {
+func (d *differ) all(e *ledger.RawTreeEntry, p string, kind Change, depth int, out *[]fileChange) error {
+	if !e.IsDir() {
 		fc := fileChange{path: p, kind: kind}
 		if kind == Deleted {
-			fc.old = plumbing.Hash(e.hash)
+			fc.old = plumbing.Hash(e.Hash)
 		} else {
-			fc.new = plumbing.Hash(e.hash)
+			fc.new = plumbing.Hash(e.Hash)
 		}
 		*out = append(*out, fc)
 		return nil
@@ -355,16 +294,16 @@ func (d *differ) all(e *rawEntry, p string, kind Change, depth int, out *[]fileC
 	if !keep(p) {
 		return nil
 	}
-	data, err := d.tree(plumbing.Hash(e.hash), depth, 0)
+	data, err := d.tree(plumbing.Hash(e.Hash), depth, 0)
 	if err != nil {
 		return err
 	}
 	for len(data) > 0 {
-		se, rest, err := nextEntry(data)
+		se, rest, err := ledger.NextTreeEntry(data)
 		if err != nil {
 			return fmt.Errorf("read tree: %w", err)
 		}
-		if err := d.all(&se, p+"/"+string(se.name), kind, depth+1, out); err != nil {
+		if err := d.all(&se, p+"/"+string(se.Name), kind, depth+1, out); err != nil {
 			return err
 		}
 		data = rest

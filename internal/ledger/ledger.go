@@ -12,7 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -541,13 +541,9 @@ func (r *Repo) updateTree(p *pending, base plumbing.Hash, files map[string]plumb
 // sortEntries orders tree entries as git does: by name, a directory
 // compared as if its name ended in "/".
 func sortEntries(e []object.TreeEntry) {
-	key := func(t object.TreeEntry) string {
-		if t.Mode == filemode.Dir {
-			return t.Name + "/"
-		}
-		return t.Name
-	}
-	sort.Slice(e, func(i, j int) bool { return key(e[i]) < key(e[j]) })
+	slices.SortFunc(e, func(a, b object.TreeEntry) int {
+		return TreeOrder(a.Name, a.Mode == filemode.Dir, b.Name, b.Mode == filemode.Dir)
+	})
 }
 
 // setRef moves branch from old to new the way git does: write a lock file,

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
 
 func TestParseCommitHeader(t *testing.T) {
@@ -43,5 +44,40 @@ func TestParseCommitHeader(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTreeEntries: entries decode with the mode git means (a 100664 blob
+// is a regular file, as git's canon_mode has it), and TreeOrder sorts a
+// subtree as if its name ended in "/".
+func TestTreeEntries(t *testing.T) {
+	id := strings.Repeat("\x01", 20)
+	e, rest, err := NextTreeEntry([]byte("100664 a\x00" + id + "40000 b\x00" + id))
+	if err != nil || e.Mode != filemode.Regular || string(e.Name) != "a" {
+		t.Fatalf("entry = %+v, %v", e, err)
+	}
+	if e, _, err = NextTreeEntry(rest); err != nil || !e.IsDir() {
+		t.Fatalf("entry = %+v, %v", e, err)
+	}
+	for _, bad := range []string{"", "100644 \x00" + id, "1009 a\x00" + id, "100644 a\x00short"} {
+		if _, _, err := NextTreeEntry([]byte(bad)); err == nil {
+			t.Errorf("%q decoded", bad)
+		}
+	}
+	// git's order of a file "a", a file "a.b", a subtree "a" and a file "a0":
+	// "a" < "a.b" < "a/" < "a0".
+	type ent struct {
+		name string
+		dir  bool
+	}
+	want := []ent{{"a", false}, {"a.b", false}, {"a", true}, {"a0", false}}
+	for i := range want {
+		for j := range want {
+			s := TreeOrder(want[i].name, want[i].dir, want[j].name, want[j].dir)
+			b := TreeOrder([]byte(want[i].name), want[i].dir, []byte(want[j].name), want[j].dir)
+			if (s < 0) != (i < j) || (s == 0) != (i == j) || (s < 0) != (b < 0) || (s == 0) != (b == 0) {
+				t.Errorf("TreeOrder(%v, %v) = %d (bytes %d)", want[i], want[j], s, b)
+			}
+		}
 	}
 }

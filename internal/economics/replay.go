@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Outcomes of one Tier-2 summary a replay asked of a paid provider.
@@ -90,6 +91,14 @@ func ParseReplayCharge(data []byte) (*ReplayCharge, error) {
 		if k.CostUSD < 0 {
 			return nil, fmt.Errorf("replay charge: calls[%d] has a negative cost", i)
 		}
+	}
+	// The totals are derived from the calls; a record whose totals say
+	// otherwise would make the cost report contradict itself.
+	sum := c
+	sum.Total()
+	if sum.Summaries != c.Summaries || sum.Blocked != c.Blocked || sum.Failed != c.Failed || math.Abs(sum.CostUSD-c.CostUSD) > 1e-9 {
+		return nil, fmt.Errorf("replay charge: totals (%d charged, $%.6f, %d blocked, %d failed) do not add up from the calls (%d, $%.6f, %d, %d)",
+			c.Summaries, c.CostUSD, c.Blocked, c.Failed, sum.Summaries, sum.CostUSD, sum.Blocked, sum.Failed)
 	}
 	return &c, nil
 }

@@ -27,12 +27,13 @@ func TestReplayChargeRoundTrip(t *testing.T) {
 		t.Fatalf("round trip %+v (%v)", got, err)
 	}
 	for name, bad := range map[string]string{
-		"unknown field":  `{"replay_id":"x","extra":1}`,
-		"bad status":     `{"calls":[{"cycle_id":"a","status":"free","model":"m","cost_usd":0,"worst_case_usd":0}]}`,
-		"negative cost":  `{"calls":[{"cycle_id":"a","status":"charged","model":"m","cost_usd":-1,"worst_case_usd":0}]}`,
-		"trailing data":  `{} {}`,
-		"not an object":  `[]`,
-		"truncated JSON": `{"calls":[`,
+		"unknown field":             `{"replay_id":"x","extra":1}`,
+		"bad status":                `{"calls":[{"cycle_id":"a","status":"free","model":"m","cost_usd":0,"worst_case_usd":0}]}`,
+		"negative cost":             `{"calls":[{"cycle_id":"a","status":"charged","model":"m","cost_usd":-1,"worst_case_usd":0}]}`,
+		"trailing data":             `{} {}`,
+		"not an object":             `[]`,
+		"truncated JSON":            `{"calls":[`,
+		"totals that do not add up": `{"summaries_charged":3,"cost_usd":0.1,"calls":[{"cycle_id":"a","status":"charged","model":"m","cost_usd":0.1,"worst_case_usd":0}]}`,
 	} {
 		if _, err := economics.ParseReplayCharge([]byte(bad)); err == nil || !strings.Contains(err.Error(), "replay charge") {
 			t.Errorf("%s: %v, want a replay charge error", name, err)

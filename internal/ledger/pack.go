@@ -80,7 +80,7 @@ func newPackBuilder(count int) *packBuilder {
 }
 
 // addObject compresses and appends an object.
-func (b *packBuilder) addObject(obj *plumbing.MemoryObject) error {
+func (b *packBuilder) addObject(obj plumbing.EncodedObject) error {
 	start := b.buf.Len()
 	size := obj.Size()
 	c := byte(obj.Type())<<4 | byte(size&0x0f)

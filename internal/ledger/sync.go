@@ -71,9 +71,16 @@ func (r *Repo) WriteObjects(objs []plumbing.EncodedObject) error {
 	for _, o := range objs {
 		mo, ok := o.(*plumbing.MemoryObject)
 		if !ok {
-			data, err := readAll(o)
-			if err != nil {
-				return fmt.Errorf("write objects: %w", err)
+			// A copy whose hash is computed from the content: objects
+			// from elsewhere are checked, not taken at their word.
+			var data []byte
+			if ro, isRead := o.(*readObject); isRead {
+				data = ro.data
+			} else {
+				var err error
+				if data, err = readAll(o); err != nil {
+					return fmt.Errorf("write objects: %w", err)
+				}
 			}
 			mo = &plumbing.MemoryObject{}
 			mo.SetType(o.Type())
@@ -171,17 +178,7 @@ func (r *Repo) PackObjects(hashes []plumbing.Hash) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pack %s: %w", short(h), err)
 		}
-		mo, ok := o.(*plumbing.MemoryObject)
-		if !ok {
-			data, err := readAll(o)
-			if err != nil {
-				return nil, fmt.Errorf("pack %s: %w", short(h), err)
-			}
-			mo = &plumbing.MemoryObject{}
-			mo.SetType(o.Type())
-			mo.Write(data)
-		}
-		if err := b.addObject(mo); err != nil {
+		if err := b.addObject(o); err != nil {
 			return nil, fmt.Errorf("pack %s: %w", short(h), err)
 		}
 	}

@@ -238,7 +238,7 @@ func (r *Repo) ReadObject(h plumbing.Hash, buf []byte) (plumbing.ObjectType, []b
 	if err == nil || !errors.Is(err, plumbing.ErrObjectNotFound) || r.odb.complete() {
 		return t, data, err
 	}
-	obj, err := r.storage.EncodedObject(plumbing.AnyObject, h)
+	obj, err := r.goGitObject(plumbing.AnyObject, h)
 	if err != nil {
 		return plumbing.InvalidObject, nil, err
 	}

@@ -66,13 +66,19 @@ func (o objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing
 	if o.r.odb.complete() {
 		return nil, err
 	}
-	// go-git reads what the odb does not: alternates, other index versions.
-	obj, err := o.r.storage.EncodedObject(t, h)
+	return o.r.goGitObject(t, h)
+}
+
+// goGitObject asks go-git for what the odb did not find: objects in an
+// alternate store or in an index version the odb does not read. A miss
+// refreshes go-git's view of the packs and asks once more.
+func (r *Repo) goGitObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := r.storage.EncodedObject(t, h)
 	if err == nil {
 		return obj, nil
 	}
-	o.r.refresh()
-	obj, err2 := o.r.storage.EncodedObject(t, h)
+	r.refresh()
+	obj, err2 := r.storage.EncodedObject(t, h)
 	if err2 != nil {
 		if errors.Is(err2, plumbing.ErrObjectNotFound) {
 			return nil, err2

@@ -37,6 +37,9 @@ type odb struct {
 
 	packs  []*pack
 	loaded bool
+	// As of the last rescan: every pack index was one this reads, and
+	// whether an alternates file sends lookups elsewhere (see complete).
+	allIndexes, alternates bool
 	deltas int // deltas applied (for tests)
 	zr     io.ReadCloser
 	src    bytes.Reader
@@ -88,7 +91,10 @@ func (o *odb) close() {
 // packs that are gone. It reports whether anything changed.
 func (o *odb) rescan() bool {
 	o.loaded = true
-	idxs, _ := filepath.Glob(filepath.Join(o.dir, "pack", "pack-*.idx"))
+	_, err := os.Stat(filepath.Join(o.dir, "info", "alternates"))
+	o.alternates = !errors.Is(err, os.ErrNotExist)
+	idxs, err := filepath.Glob(filepath.Join(o.dir, "pack", "pack-*.idx"))
+	o.allIndexes = err == nil
 	sort.Strings(idxs)
 	known := make(map[string]*pack, len(o.packs))
 	for _, p := range o.packs {
@@ -106,6 +112,8 @@ func (o *odb) rescan() bool {
 		if p := openIndex(ip, path); p != nil {
 			packs = append(packs, p)
 			changed = true
+		} else {
+			o.allIndexes = false
 		}
 	}
 	for _, p := range known {
@@ -242,18 +250,14 @@ func (o *odb) readAt(h plumbing.Hash, buf []byte, depth int) (plumbing.ObjectTyp
 	return o.loose(h)
 }
 
-// complete reports whether the odb knows every pack index of the
-// repository (it read each one itself) and no alternate object store
-// exists, so that an object it does not find is not there. go-git is then
-// not asked: on a miss it reloads every index, twice, which made a push to
-// a moved remote (whose new tip is missing by definition) spend most of
-// its time there.
+// complete reports whether, as of its last rescan (which every miss
+// makes), the odb knew every pack index of the repository (it read each one
+// itself) and no alternate object store existed, so that an object it does
+// not find is not there. go-git is then not asked: on a miss it reloads
+// every index, twice, which made a push to a moved remote (whose new tip is
+// missing by definition) spend most of its time there.
 func (o *odb) complete() bool {
-	if _, err := os.Stat(filepath.Join(o.dir, "info", "alternates")); !errors.Is(err, os.ErrNotExist) {
-		return false
-	}
-	idxs, err := filepath.Glob(filepath.Join(o.dir, "pack", "pack-*.idx"))
-	return err == nil && o.loaded && len(idxs) == len(o.packs)
+	return o.loaded && o.allIndexes && !o.alternates
 }
 
 // has reports whether a pack or loose file holds h, without reading it.

@@ -340,7 +340,7 @@ func TestHasAnswersMissesFromTheIndexes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(info, "alternates"), []byte(filepath.Join(other.GitDir(), "objects")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r.odb.complete() || r.Has(missing) || !r.Has(hs[0]) {
+	if r.Has(missing) || r.odb.complete() || !r.Has(hs[0]) {
 		t.Fatal("with alternates")
 	}
 }

@@ -41,7 +41,7 @@ event. -o json prints the records with their whole event history.`,
 			if err != nil {
 				return err
 			}
-			recs, problems, err := sla.Load(r, head)
+			recs, problems, err := deviation.Load(r, head)
 			if err != nil {
 				return err
 			}

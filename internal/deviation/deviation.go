@@ -10,6 +10,7 @@ import (
 
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/policy"
+	"github.com/vision-ios/vios/internal/state"
 )
 
 // Deviation types.
@@ -21,13 +22,13 @@ const (
 )
 
 // Stops maps the deviation types whose action stops production to the
-// operational state they put it in (internal/state's HALTED and PAUSED).
+// operational state they put it in.
 // That state is lifted only by LARS resolving the deviation: the
 // resolution of the last open one of its type moves production back to
 // RUNNING in the same commit.
 var Stops = map[string]string{
-	SignatureFailure: "HALTED",
-	ADRCompliance:    "PAUSED",
+	SignatureFailure: state.Halted,
+	ADRCompliance:    state.Paused,
 }
 
 // Event is one entry of a deviation's history. Events are only ever

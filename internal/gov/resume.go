@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/deviation"
 	"github.com/vision-ios/vios/internal/fault"
@@ -85,41 +83,18 @@ func Resume(ctx context.Context, r *ledger.Repo, lars *signing.Signer, reason st
 }
 
 // openStopping lists, sorted, the open deviations at commit h whose type
-// puts production in mode (HALTED or PAUSED). A record that does not parse
+// puts production in mode (HALTED or PAUSED). A record that does not load
 // is left to `vios deviation list`, which reports it.
 func openStopping(r *ledger.Repo, h plumbing.Hash, mode string) ([]string, error) {
-	c, err := r.Commit(h)
+	recs, _, err := deviation.Load(r, h)
 	if err != nil {
 		return nil, err
-	}
-	th, err := r.Lookup(c.TreeHash, layout.Deviations)
-	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	tree, err := object.GetTree(r.Objects(), th)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", layout.Deviations, err)
 	}
 	var open []string
-	for _, e := range tree.Entries {
-		if !strings.HasPrefix(e.Name, "DEV-") || !strings.HasSuffix(e.Name, ".json") || !e.Mode.IsFile() {
-			continue
-		}
-		data, err := r.ReadBlob(e.Hash)
-		if err != nil {
-			return nil, err
-		}
-		d, err := deviation.Parse(data)
-		if err != nil {
-			continue
-		}
+	for _, d := range recs {
 		if d.Open() && deviation.Stops[d.Type] == mode {
 			open = append(open, d.ID)
 		}
 	}
-	sort.Strings(open)
 	return open, nil
 }

@@ -105,11 +105,7 @@ func BenchmarkTick(b *testing.B) {
 	bare := setup(b, true)
 	b.Run("warm", func(b *testing.B) { run(b, bare, due, n, nil) })
 	b.Run("cold", func(b *testing.B) {
-		run(b, bare, due, n, func() {
-			parsed.Lock()
-			clear(parsed.m)
-			parsed.Unlock()
-		})
+		run(b, bare, due, n, deviation.ForgetParsed)
 	})
 	b.Run("idle", func(b *testing.B) { run(b, bare, at.Add(2*time.Minute), 0, nil) })
 	b.Run("worktree", func(b *testing.B) { run(b, setup(b, false), due, n, nil) })

@@ -161,7 +161,7 @@ func Resolve(ctx context.Context, r *ledger.Repo, lars *signing.Signer, sinks []
 
 // openOfType lists the other open deviations of d's type.
 func openOfType(r *ledger.Repo, snap *gov.Snapshot, d *deviation.Record) ([]string, error) {
-	recs, _, err := Load(r, snap.Commit)
+	recs, _, err := deviation.Load(r, snap.Commit)
 	if err != nil {
 		return nil, err
 	}

@@ -12,13 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/deviation"
 	"github.com/vision-ios/vios/internal/fault"
@@ -63,7 +60,7 @@ func Tick(ctx context.Context, r *ledger.Repo, code *signing.Signer, sinks []Sin
 			return nil, err
 		}
 	}
-	recs, problems, err := Load(r, snap.Commit)
+	recs, problems, err := deviation.Load(r, snap.Commit)
 	if err != nil {
 		return nil, err
 	}
@@ -127,89 +124,6 @@ func begin(ctx context.Context, r *ledger.Repo, s *signing.Signer, agent string,
 		return nil, nil, fault.Inputf("a %s key is required", agent)
 	}
 	return gov.Begin(ctx, r, now, s)
-}
-
-// parsed caches records by blob hash (content-addressed, so never stale;
-// bounded, since every tick that changes a record makes a new blob);
-// callers get a copy, since a pass appends to the records it is given.
-var parsed = struct {
-	sync.Mutex
-	m map[plumbing.Hash]*deviation.Record
-}{m: map[plumbing.Hash]*deviation.Record{}}
-
-const maxParsed = 1 << 14
-
-func cached(h plumbing.Hash) (*deviation.Record, bool) {
-	parsed.Lock()
-	defer parsed.Unlock()
-	d, ok := parsed.m[h]
-	return d, ok
-}
-
-func remember(h plumbing.Hash, d *deviation.Record) {
-	parsed.Lock()
-	defer parsed.Unlock()
-	if len(parsed.m) >= maxParsed {
-		clear(parsed.m)
-	}
-	parsed.m[h] = d
-}
-
-// Load reads every deviation record at commit h, sorted by id. Records
-// that do not parse are listed as problems, not fatal: one bad file must
-// not stop the alerts of all the others.
-func Load(r *ledger.Repo, h plumbing.Hash) ([]*deviation.Record, []string, error) {
-	c, err := r.Commit(h)
-	if err != nil {
-		return nil, nil, err
-	}
-	th, err := r.Lookup(c.TreeHash, layout.Deviations)
-	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, []string{}, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	tree, err := object.GetTree(r.Objects(), th)
-	if err != nil {
-		return nil, nil, err
-	}
-	recs := make([]*deviation.Record, 0, len(tree.Entries))
-	problems := []string{}
-	for _, e := range tree.Entries {
-		if !strings.HasPrefix(e.Name, "DEV-") || !strings.HasSuffix(e.Name, ".json") || !e.Mode.IsFile() {
-			continue
-		}
-		if d, ok := cached(e.Hash); ok {
-			recs = append(recs, clone(d))
-			continue
-		}
-		data, err := r.ReadBlob(e.Hash)
-		if err != nil {
-			return nil, nil, err
-		}
-		d, err := deviation.Parse(data)
-		if err == nil && d.ID+".json" != e.Name {
-			err = fmt.Errorf("holds %s", d.ID)
-		}
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s/%s: %v", layout.Deviations, e.Name, err))
-			continue
-		}
-		remember(e.Hash, clone(d))
-		recs = append(recs, d)
-	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
-	return recs, problems, nil
-}
-
-// clone copies a record deeply enough that appending events and filling
-// their deliveries never touches the original.
-func clone(d *deviation.Record) *deviation.Record {
-	c := *d
-	c.Events = make([]deviation.Event, len(d.Events), len(d.Events)+8)
-	copy(c.Events, d.Events)
-	return &c
 }
 
 // Find reads one deviation at commit h; an unknown id is bad input (exit 2).

@@ -37,12 +37,13 @@ type odb struct {
 
 	packs  []*pack
 	loaded bool
-	// As of the last rescan: every pack index was one this reads, and
-	// whether an alternates file sends lookups elsewhere (see complete).
-	allIndexes, alternates bool
 	deltas int // deltas applied (for tests)
 	zr     io.ReadCloser
 	src    bytes.Reader
+
+	// As of the last rescan: every pack index was one this reads, and
+	// whether an alternates file sends lookups elsewhere (see complete).
+	allIndexes, alternates bool
 
 	levels [][]byte // the delta base being resolved at each depth of a chain
 	delta  []byte   // the instructions of the delta being applied

@@ -240,8 +240,7 @@ func ReplayAndCharge(ctx context.Context, r *ledger.Repo, rp *Replayer, bundles 
 	}
 	rec.Total()
 	ch.ReplayID, ch.Summaries, ch.CostUSD, ch.Blocked, ch.Failed = id, rec.Summaries, rec.CostUSD, rec.Blocked, rec.Failed
-	day, _ := time.Parse("2006-01-02", u.Day)
-	ch.Path = layout.ReplayCharge(id, day)
+	ch.Path = layout.ReplayCharge(id, start) // u.Day is start's UTC day (the tally's)
 
 	// The guard's latest word for the state: a block if any call was blocked.
 	var last *economics.Decision

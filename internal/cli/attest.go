@@ -66,6 +66,7 @@ goldmark and checked before it is signed. Re-running a week is idempotent.
 			if c == nil {
 				return err
 			}
+			c.Commit = push.commit(c.Commit)
 			if perr := g.emit(c.Attestation, func(w io.Writer) { printAttestation(w, c) }); perr != nil {
 				return perr
 			}

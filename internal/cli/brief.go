@@ -44,9 +44,7 @@ and pushes the commit after.`,
 				return err
 			}
 			if !existing {
-				if nh := push.commit(h); !nh.IsZero() {
-					h = nh
-				}
+				h = push.commit(h)
 			}
 			out := map[string]any{"path": layout.Phase3Brief, "commit": h.String(), "already_committed": existing, "markdown": string(md)}
 			return g.emit(out, func(w io.Writer) {

@@ -175,9 +175,7 @@ first and pushes the resolution after.`,
 // emitChange prints a note or a resolution; with --push, the commit is the
 // one that landed on the remote.
 func emitChange(g *Globals, push *pusher, c *sla.Change, what string) error {
-	if h := push.commit(plumbing.NewHash(c.Commit)); h.String() != c.Commit && !h.IsZero() {
-		c.Commit = h.String()
-	}
+	c.Commit = push.commit(plumbing.NewHash(c.Commit)).String()
 	if err := g.emit(c, func(w io.Writer) {
 		fmt.Fprintf(w, "%s: %s (commit %s)\n", c.Deviation.ID, what, c.Commit[:12])
 		for _, e := range c.Delivery.Events {

@@ -112,19 +112,20 @@ func (p *pusher) finish(ctx context.Context, err error) error {
 	return err
 }
 
-// commit returns what the push made of h, a commit the command made: the
-// commit that re-created it on a newer remote tip, or h itself; zero when
-// the remote held its change already (so it was dropped).
+// commit returns the commit to report for h, a commit the command made:
+// the commit that re-created it on a newer remote tip, or h itself, also
+// when the remote held its change already and h was not pushed. Every
+// committing command reports its commit through it.
 func (p *pusher) commit(h plumbing.Hash) plumbing.Hash {
 	if p == nil || p.pushed == nil {
 		return h
 	}
-	for i := 0; i < len(p.pushed.Recreated) && !h.IsZero(); i++ {
+	for range len(p.pushed.Recreated) {
 		next, ok := p.pushed.Recreated[h.String()]
-		if !ok {
+		if !ok || next == "" { // "": dropped, the remote held the change
 			break
 		}
-		h = plumbing.NewHash(next) // "" gives the zero hash
+		h = plumbing.NewHash(next)
 	}
 	return h
 }

@@ -61,6 +61,7 @@ report counts every orchestrator's cycles) and pushes the report after.`,
 			if c == nil {
 				return err
 			}
+			c.Commit = push.commit(c.Commit)
 			if perr := g.emit(c.Report, func(w io.Writer) { printCostReport(w, c) }); perr != nil {
 				return perr
 			}

@@ -70,9 +70,7 @@ recorded and retried), 2 on a broken sink configuration.`,
 				return err
 			}
 			if rep.Commit != "" {
-				if h := push.commit(plumbing.NewHash(rep.Commit)); !h.IsZero() {
-					rep.Commit = h.String()
-				}
+				rep.Commit = push.commit(plumbing.NewHash(rep.Commit)).String()
 			}
 			if err := g.emit(rep, func(w io.Writer) { printTick(w, rep) }); err != nil {
 				return err

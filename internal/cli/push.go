@@ -42,7 +42,7 @@ type pusher struct {
 	g      *Globals
 	r      *ledger.Repo
 	opt    remote.Options
-	unlock func()
+	unlock func() // once: see release
 
 	mu      sync.Mutex
 	rebuilt map[string]*cycle.Committed // re-created cycles by id
@@ -65,7 +65,7 @@ func (g *Globals) startPush(ctx context.Context, r *ledger.Repo, pf *pushFlags, 
 	if err != nil {
 		return ctx, nil, err
 	}
-	p := &pusher{g: g, r: r, unlock: unlock, rebuilt: map[string]*cycle.Committed{}}
+	p := &pusher{g: g, r: r, unlock: sync.OnceFunc(unlock), rebuilt: map[string]*cycle.Committed{}}
 	p.opt = remote.Options{
 		Remote:     pf.remote,
 		Attempts:   pf.attempts,
@@ -93,7 +93,7 @@ func (p *pusher) finish(ctx context.Context, err error) error {
 	if p == nil {
 		return err
 	}
-	defer p.unlock()
+	defer p.release()
 	if err != nil && fault.Code(err) != fault.CodeGovernance {
 		return err
 	}
@@ -110,6 +110,15 @@ func (p *pusher) finish(ctx context.Context, err error) error {
 		return perr
 	}
 	return err
+}
+
+// release gives the repository lock up without pushing: what finish does
+// last, and what a command that stops before committing needs (through
+// committing.close). Only the first call unlocks.
+func (p *pusher) release() {
+	if p != nil {
+		p.unlock()
+	}
 }
 
 // commit returns the commit to report for h, a commit the command made:
@@ -228,9 +237,10 @@ type committing struct {
 	push    *pusher
 }
 
-// openCommitting sets the clock, loads the keys of agents, opens the repository and starts
-// --push (see startPush); the caller commits, then calls push.finish and
-// close.
+// openCommitting sets the clock, loads the keys of agents, opens the
+// repository and starts --push (see startPush); the caller commits, then
+// calls push.finish, and always close, which also gives up the lock of a
+// push that never finished.
 func (g *Globals) openCommitting(ctx context.Context, pf *pushFlags, agents ...string) (*committing, error) {
 	clk, err := g.clock()
 	if err != nil {
@@ -252,4 +262,7 @@ func (g *Globals) openCommitting(ctx context.Context, pf *pushFlags, agents ...s
 	return &committing{clk: clk, ctx: ctx, r: r, signers: signers, push: push}, nil
 }
 
-func (c *committing) close() { c.r.Close() }
+func (c *committing) close() {
+	c.push.release()
+	c.r.Close()
+}

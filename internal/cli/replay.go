@@ -13,7 +13,6 @@ import (
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/keys"
-	"github.com/vision-ios/vios/internal/ledger"
 )
 
 type replayJSON struct {
@@ -65,27 +64,15 @@ guard blocked a call), so later cycles see the spend and that day's
   vios replay --provider openai --keys ~/.vios/keys   # paid: charged to today's budget`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clk, err := g.clock()
-			if err != nil {
-				return err
-			}
-			r, err := ledger.Open(g.Repo)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
 			// --push fetches before the tally is read, so a paid replay
 			// charges the newest history, and pushes its charge after.
-			ctx, push, err := g.startPush(cmd.Context(), r, &pf, nil)
+			// CODE's key is needed only when the provider is paid.
+			cm, err := g.openCommitting(cmd.Context(), &pf)
 			if err != nil {
 				return err
 			}
-			finished := false
-			defer func() {
-				if !finished {
-					push.finish(ctx, fault.Inputf("replay stopped before its charge was committed")) // releases the lock, pushes nothing
-				}
-			}()
+			defer cm.close()
+			clk, ctx, r, push := cm.clk, cm.ctx, cm.r, cm.push
 			snap, err := gov.Load(r)
 			if err != nil {
 				return err
@@ -146,7 +133,6 @@ guard blocked a call), so later cycles see the spend and that day's
 				charge.Replayed = snap.Commit
 				out.Report, out.Cost, cerr = determinism.ReplayAndCharge(ctx, r, rp, bundles, *charge)
 			}
-			finished = true
 			cerr = push.finish(ctx, cerr)
 			if out.Cost != nil && out.Cost.Commit != "" {
 				out.Cost.Commit = push.commit(plumbing.NewHash(out.Cost.Commit)).String()

@@ -211,7 +211,7 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 		usage = &economics.Usage{Day: economics.DayOf(r.slot)}
 		r.e.Usage = usage
 	}
-	dec, err := economics.Check(p.Economics, r.e.Provider.Model(), llm.CountTokens(llm.SystemPrompt)+llm.CountTokens(llm.Prompt(req)), *usage)
+	dec, err := economics.Check(p.Economics, r.e.Provider.Model(), llm.InputTokens(req), *usage)
 	if err != nil {
 		return "", err
 	}
@@ -239,12 +239,9 @@ func (r *run) summary(s5, s6 policy.Step, events []news.Event, cds agents.CDSOut
 		r.skip(s6, StatusSkipped, "no summary to validate")
 		return StatusFailed, nil
 	}
-	price, ok := p.Economics.Models[resp.Model]
-	cost := 0.0
-	if ok {
-		cost = price.Cost(resp.InputTokens, resp.OutputTokens)
-	} else {
-		r.log.Alerts = append(r.log.Alerts, Alert{Type: "unpriced_model", Severity: "high", Step: s5.Step, Message: fmt.Sprintf("model %q has no price in economics.yaml", resp.Model)})
+	cost, priced := p.Economics.AnswerCost(dec.Model, resp.Model, resp.InputTokens, resp.OutputTokens)
+	if !priced {
+		r.log.Alerts = append(r.log.Alerts, Alert{Type: "unpriced_model", Severity: "high", Step: s5.Step, Message: fmt.Sprintf("model %q has no price in economics.yaml: charged at %s's", resp.Model, dec.Model)})
 	}
 	out := SummaryOutput{Summary: resp.Text, Model: resp.Model, InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens, CostUSD: cost}
 	r.ev.Outcome.CostUSD = cost

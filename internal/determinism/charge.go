@@ -62,8 +62,7 @@ func (m *Meter) Summarize(ctx context.Context, p llm.Provider, cycleID string, r
 	if limit := m.econ.Summary.MaxTokens; req.MaxTokens <= 0 || req.MaxTokens > limit {
 		req.MaxTokens = limit
 	}
-	in := llm.CountTokens(llm.SystemPrompt) + llm.CountTokens(llm.Prompt(req))
-	d, err := m.reserve(p.Model(), in)
+	d, err := m.reserve(p.Model(), llm.InputTokens(req))
 	if err != nil {
 		return llm.Response{}, nil, err
 	}
@@ -97,14 +96,11 @@ func (m *Meter) settle(d economics.Decision, cycleID string, resp llm.Response, 
 	if callErr != nil {
 		c.Reason = callErr.Error()
 	} else {
-		price, ok := m.econ.Models[resp.Model]
-		if !ok { // the guard priced the configured model; an unknown echo is charged at its price
-			price = m.econ.Models[d.Model]
-		} else {
+		cost, priced := m.econ.AnswerCost(d.Model, resp.Model, resp.InputTokens, resp.OutputTokens)
+		if priced {
 			c.Model = resp.Model
 		}
-		c.Status, c.InputTokens, c.OutputTokens = economics.ReplayCharged, resp.InputTokens, resp.OutputTokens
-		c.CostUSD = price.Cost(resp.InputTokens, resp.OutputTokens)
+		c.Status, c.InputTokens, c.OutputTokens, c.CostUSD = economics.ReplayCharged, resp.InputTokens, resp.OutputTokens, cost
 		if c.CostUSD > m.econ.PerSummaryCeilingUSD {
 			c.Rule = economics.RuleCeiling
 			c.Reason = fmt.Sprintf("summary cost $%.6f exceeds the ADR-012 ceiling $%.3f", c.CostUSD, m.econ.PerSummaryCeilingUSD)

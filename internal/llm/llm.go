@@ -84,6 +84,10 @@ func Prompt(req Request) string {
 	return b.String()
 }
 
+// InputTokens is the input of a summary request (system message and
+// prompt) as the ADR-012 guard estimates it before the call.
+func InputTokens(req Request) int { return CountTokens(SystemPrompt) + CountTokens(Prompt(req)) }
+
 // CountTokens is the built-in token rule: one token per started four bytes
 // of UTF-8 text, the usual rule of thumb for English with BPE tokenisers.
 func CountTokens(s string) int { return (len(s) + 3) / 4 }

@@ -148,6 +148,18 @@ func (p Price) Cost(inputTokens, outputTokens int) float64 {
 	return float64(inputTokens)/1000*p.InputPer1K + float64(outputTokens)/1000*p.OutputPer1K
 }
 
+// AnswerCost prices a summary answer's usage at the price of the model that
+// answered. When the provider names a model without a price, the usage is
+// charged at the price of the model asked for (the one the guard approved),
+// so no spend goes uncounted, and priced is false for the caller to alert.
+func (e Economics) AnswerCost(asked, answered string, inputTokens, outputTokens int) (cost float64, priced bool) {
+	price, priced := e.Models[answered]
+	if !priced {
+		price = e.Models[asked]
+	}
+	return price.Cost(inputTokens, outputTokens), priced
+}
+
 // Determinism is policies/determinism.yaml (tiers and ADR-010).
 type Determinism struct {
 	Tiers struct {

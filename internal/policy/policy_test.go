@@ -97,3 +97,18 @@ func FuzzDecodePolicy(f *testing.F) {
 		_ = Decode(data, v) // must not panic
 	})
 }
+
+// TestAnswerCost: an answer is priced at the model that answered, and an
+// answer from a model without a price at the model asked for, never free.
+func TestAnswerCost(t *testing.T) {
+	e := Economics{Models: map[string]Price{
+		"asked": {InputPer1K: 1, OutputPer1K: 2},
+		"other": {InputPer1K: 10, OutputPer1K: 20},
+	}}
+	if c, ok := e.AnswerCost("asked", "other", 1000, 1000); !ok || c != 30 {
+		t.Errorf("priced answer: $%v, %v; want $30, true", c, ok)
+	}
+	if c, ok := e.AnswerCost("asked", "unknown-echo", 1000, 1000); ok || c != 3 {
+		t.Errorf("unpriced answer: $%v, %v; want $3 at the asked model's price, false", c, ok)
+	}
+}

@@ -95,6 +95,22 @@ func (r *Repo) WriteObjects(objs []plumbing.EncodedObject) error {
 	return r.maintain()
 }
 
+// ObjectsOf returns, each once, the objects the commits introduce over
+// their first parents (see CommitObjects), commit by commit: what a push of
+// them must send.
+func (r *Repo) ObjectsOf(commits []*object.Commit) ([]plumbing.Hash, error) {
+	seen := map[plumbing.Hash]bool{}
+	var out []plumbing.Hash
+	for _, c := range commits {
+		hs, err := r.CommitObjects(c.Hash, seen)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hs...)
+	}
+	return out, nil
+}
+
 // CommitObjects returns the objects commit h introduces over its first
 // parent: the commit itself and every tree and blob of its tree that the
 // parent's tree does not hold at the same place, skipping those in seen

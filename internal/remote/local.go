@@ -178,20 +178,17 @@ func (lr *localReceiver) send(ctx context.Context, commits []*object.Commit) (*r
 	if cur != lr.old {
 		return &rejection{msg: "the remote moved to " + short(cur), sent: true, old: lr.old}, nil
 	}
-	seen := map[plumbing.Hash]bool{}
-	var objs []plumbing.EncodedObject
-	for _, c := range commits {
-		hs, err := s.r.CommitObjects(c.Hash, seen)
+	hs, err := s.r.ObjectsOf(commits)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]plumbing.EncodedObject, 0, len(hs))
+	for _, h := range hs {
+		o, err := s.r.Objects().EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("push to %s: read %s: %w", s.res.Remote, short(h), err)
 		}
-		for _, h := range hs {
-			o, err := s.r.Objects().EncodedObject(plumbing.AnyObject, h)
-			if err != nil {
-				return nil, fmt.Errorf("push to %s: read %s: %w", s.res.Remote, short(h), err)
-			}
-			objs = append(objs, o)
-		}
+		objs = append(objs, o)
 	}
 	if err := dst.WriteObjects(objs); err != nil {
 		return nil, fmt.Errorf("push to %s: write objects: %w", s.res.Remote, err)

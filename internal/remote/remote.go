@@ -524,14 +524,9 @@ func (g *gitReceiver) close() {
 
 func (g *gitReceiver) send(ctx context.Context, commits []*object.Commit) (*rejection, error) {
 	s := g.s
-	seen := map[plumbing.Hash]bool{}
-	var objs []plumbing.Hash
-	for _, c := range commits {
-		more, err := s.r.CommitObjects(c.Hash, seen)
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, more...)
+	objs, err := s.r.ObjectsOf(commits)
+	if err != nil {
+		return nil, err
 	}
 	pack, err := s.r.PackObjects(objs)
 	if err != nil {

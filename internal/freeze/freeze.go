@@ -350,38 +350,24 @@ func (v *view) resolveGoGit(ref string) (plumbing.Hash, error) {
 // peel follows annotated tags to the commit they tag.
 func (v *view) peel(h plumbing.Hash) (plumbing.Hash, error) {
 	for range 8 {
-		typ, data, err := v.r.ReadObject(h, nil)
+		obj, err := v.r.Objects().EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("%s is not in the repository", h)
 		}
-		switch typ {
+		switch obj.Type() {
 		case plumbing.CommitObject:
 			return h, nil
 		case plumbing.TagObject:
-			t, err := decodeTag(data)
-			if err != nil {
+			t := &object.Tag{}
+			if err := t.Decode(obj); err != nil {
 				return plumbing.ZeroHash, err
 			}
 			h = t.Target
 		default:
-			return plumbing.ZeroHash, fmt.Errorf("%s is a %s, not a commit", h, typ)
+			return plumbing.ZeroHash, fmt.Errorf("%s is a %s, not a commit", h, obj.Type())
 		}
 	}
 	return plumbing.ZeroHash, errors.New("tags nested too deeply")
-}
-
-// decodeTag decodes a tag object's content.
-func decodeTag(data []byte) (*object.Tag, error) {
-	obj := &plumbing.MemoryObject{}
-	obj.SetType(plumbing.TagObject)
-	if _, err := obj.Write(data); err != nil {
-		return nil, err
-	}
-	t := &object.Tag{}
-	if err := t.Decode(obj); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // baselineTags lists the refs/tags/baseline/vX.Y tags.

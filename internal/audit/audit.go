@@ -202,12 +202,9 @@ func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]link, error) {
 	var out []link
 	var buf []byte
 	for h := head; ; {
-		typ, data, err := r.ReadObject(h, buf)
-		if err == nil && typ != plumbing.CommitObject {
-			err = fmt.Errorf("a %s, not a commit", typ)
-		}
+		data, err := r.ReadTyped(h, plumbing.CommitObject, buf)
 		if err != nil {
-			return nil, fmt.Errorf("read commit %s: %w", h, err)
+			return nil, fmt.Errorf("read history: %w", err)
 		}
 		buf = data
 		hd, err := ledger.ParseCommitHeader(data)

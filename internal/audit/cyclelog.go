@@ -105,25 +105,20 @@ func (c *checker) fileBlob(root plumbing.Hash, path string) ([]byte, error) {
 	return c.blob(h)
 }
 
-// blob reads a blob into the checker's blob buffer (see object). It fails
-// as ledger.Repo.ReadBlob does.
+// blob reads a blob into the checker's blob buffer (see object).
 func (c *checker) blob(h plumbing.Hash) ([]byte, error) {
-	return c.object(h, plumbing.BlobObject, "blob", &c.blobBuf)
+	return c.object(h, plumbing.BlobObject, &c.blobBuf)
 }
 
 // object reads object h, which must be of type want, into *buf, handed back
-// to ReadObject from read to read: the result is valid until the next read
+// to ReadTyped from read to read: the result is valid until the next read
 // into the same buffer, so it must be parsed (which copies what it keeps)
 // before then.
-func (c *checker) object(h plumbing.Hash, want plumbing.ObjectType, name string, buf *[]byte) ([]byte, error) {
-	t, data, err := c.r.ReadObject(h, *buf)
+func (c *checker) object(h plumbing.Hash, want plumbing.ObjectType, buf *[]byte) ([]byte, error) {
+	data, err := c.r.ReadTyped(h, want, *buf)
+	*buf = data // nil after a failed read: ReadObject may have kept the buffer
 	if err != nil {
-		*buf = nil // ReadObject may have kept it
-		return nil, fmt.Errorf("%s %s: %w", name, h, err)
-	}
-	*buf = data
-	if t != want {
-		return nil, fmt.Errorf("object %s is a %s, not a %s: %w", h, t, name, plumbing.ErrObjectNotFound)
+		return nil, err
 	}
 	return data, nil
 }

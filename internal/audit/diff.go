@@ -114,7 +114,7 @@ func (c *checker) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 // tree reads and parses tree h through the checker's tree buffer (see
 // object). It fails as ledger.Repo.ReadTree does.
 func (c *checker) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
-	data, err := c.object(h, plumbing.TreeObject, "tree", &c.treeBuf)
+	data, err := c.object(h, plumbing.TreeObject, &c.treeBuf)
 	if err != nil {
 		return nil, err
 	}

@@ -48,10 +48,7 @@ func (v *view) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if e, ok := v.trees[h]; ok {
 		return e, nil
 	}
-	t, data, err := v.r.ReadObject(h, nil)
-	if err == nil && t != plumbing.TreeObject {
-		err = fmt.Errorf("%s is a %s", h, t)
-	}
+	data, err := v.r.ReadTyped(h, plumbing.TreeObject, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h.String()[:12], err)
 	}
@@ -65,11 +62,7 @@ func (v *view) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 
 // blob returns a blob's content.
 func (v *view) blob(h plumbing.Hash) ([]byte, error) {
-	t, data, err := v.r.ReadObject(h, nil)
-	if err == nil && t != plumbing.BlobObject {
-		err = fmt.Errorf("%s is a %s", h, t)
-	}
-	return data, err
+	return v.r.ReadTyped(h, plumbing.BlobObject, nil)
 }
 
 // commit reads the tree and parents of commit h from its header, leaving
@@ -168,11 +161,9 @@ func (d *differ) tree(h plumbing.Hash, depth, side int) ([]byte, error) {
 		b[0], b[2] = b[2], b[0]
 	}
 	b[side].h = plumbing.ZeroHash
-	t, data, err := d.v.r.ReadObject(h, b[side].data)
-	if err == nil && t != plumbing.TreeObject {
-		err = fmt.Errorf("%s is a %s", h, t)
-	}
+	data, err := d.v.r.ReadTyped(h, plumbing.TreeObject, b[side].data)
 	if err != nil {
+		b[side].data = data // nil after a failed read: the reader may have kept the buffer
 		return nil, fmt.Errorf("read tree %s: %w", h.String()[:12], err)
 	}
 	b[side] = treeBuf{h, data}

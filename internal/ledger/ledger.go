@@ -246,14 +246,26 @@ func (r *Repo) ReadObject(h plumbing.Hash, buf []byte) (plumbing.ObjectType, []b
 	return obj.Type(), data, err
 }
 
-// ReadBlob returns a blob's content; the caller owns the slice.
-func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
-	t, data, err := r.ReadObject(h, nil)
+// ReadTyped is ReadObject of an object that must be of type want: one of
+// another type is an error wrapping plumbing.ErrObjectNotFound. The content
+// read is returned even then, so that a caller handing the same buffer back
+// from read to read keeps it; nil when nothing could be read.
+func (r *Repo) ReadTyped(h plumbing.Hash, want plumbing.ObjectType, buf []byte) ([]byte, error) {
+	t, data, err := r.ReadObject(h, buf)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("blob %s: %w", h, err)
-	case t != plumbing.BlobObject:
-		return nil, fmt.Errorf("object %s is a %s, not a blob: %w", h, t, plumbing.ErrObjectNotFound)
+		return nil, fmt.Errorf("%s %s: %w", want, h, err)
+	case t != want:
+		return data, fmt.Errorf("object %s is a %s, not a %s: %w", h, t, want, plumbing.ErrObjectNotFound)
+	}
+	return data, nil
+}
+
+// ReadBlob returns a blob's content; the caller owns the slice.
+func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
+	data, err := r.ReadTyped(h, plumbing.BlobObject, nil)
+	if err != nil {
+		return nil, err
 	}
 	return data, nil
 }

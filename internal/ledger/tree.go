@@ -14,12 +14,9 @@ import (
 // reader one field at a time, which an audit of thousands of commits pays
 // for in every directory it descends.
 func (r *Repo) ReadTree(h plumbing.Hash) ([]object.TreeEntry, error) {
-	t, data, err := r.ReadObject(h, nil)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("tree %s: %w", h, err)
-	case t != plumbing.TreeObject:
-		return nil, fmt.Errorf("object %s is a %s, not a tree: %w", h, t, plumbing.ErrObjectNotFound)
+	data, err := r.ReadTyped(h, plumbing.TreeObject, nil)
+	if err != nil {
+		return nil, err
 	}
 	entries, err := ParseTree(data)
 	if err != nil {

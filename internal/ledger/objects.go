@@ -54,7 +54,7 @@ func (o objects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing
 	if m, ok := o.r.recent[h]; ok && (t == plumbing.AnyObject || m.Type() == t) {
 		return m, nil
 	}
-	typ, data, err := o.r.odb.object(h)
+	typ, data, err := o.r.odb.read(h, nil)
 	switch {
 	case err == nil && t != plumbing.AnyObject && typ != t:
 		return nil, plumbing.ErrObjectNotFound

@@ -217,15 +217,10 @@ func (p *pack) open() bool {
 
 var errODB = errors.New("object not readable directly")
 
-// object returns an object's type and content, which the caller owns, or
-// an error wrapping plumbing.ErrObjectNotFound when no pack or loose file
-// has it.
-func (o *odb) object(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
-	return o.read(h, nil)
-}
-
-// read is object reading into buf's storage when it is large enough (the
-// result may alias buf, and never anything else the odb keeps).
+// read returns an object's type and content, read into buf's storage when
+// it is large enough (the result may alias buf, and never anything else the
+// odb keeps), or an error wrapping plumbing.ErrObjectNotFound when no pack
+// or loose file has it.
 func (o *odb) read(h plumbing.Hash, buf []byte) (plumbing.ObjectType, []byte, error) {
 	return o.readAt(h, buf, 0)
 }

@@ -70,7 +70,7 @@ func TestODBMatchesGoGit(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		typ, got, err := db.object(o.Hash())
+		typ, got, err := db.read(o.Hash(), nil)
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.Hash(), err)
 		}
@@ -104,7 +104,7 @@ func TestODBMatchesGoGit(t *testing.T) {
 	if n < 150 || trees == 0 || db.deltas == 0 {
 		t.Fatalf("%d objects compared, %d deltas applied: the test repository is not what it should be", n, db.deltas)
 	}
-	if _, _, err := db.object(plumbing.NewHash("0123456789012345678901234567890123456789")); err == nil || !errorsIsNotFound(err) {
+	if _, _, err := db.read(plumbing.NewHash("0123456789012345678901234567890123456789"), nil); err == nil || !errorsIsNotFound(err) {
 		t.Fatalf("missing object: %v, want ErrObjectNotFound", err)
 	}
 }
@@ -123,14 +123,14 @@ func TestODBSeesNewPacks(t *testing.T) {
 	db := newODB(filepath.Join(dir, ".git"))
 	defer db.close()
 	first := plumbing.NewHash(run("rev-parse", "HEAD"))
-	if typ, _, err := db.object(first); err != nil || typ != plumbing.CommitObject {
+	if typ, _, err := db.read(first, nil); err != nil || typ != plumbing.CommitObject {
 		t.Fatalf("first commit: %v %v", typ, err)
 	}
 	os.WriteFile(filepath.Join(dir, "a"), []byte("two\n"), 0o644)
 	run("commit", "-q", "-am", "two")
 	run("repack", "-q", "-a", "-d")
 	second := plumbing.NewHash(run("rev-parse", "HEAD"))
-	if typ, _, err := db.object(second); err != nil || typ != plumbing.CommitObject {
+	if typ, _, err := db.read(second, nil); err != nil || typ != plumbing.CommitObject {
 		t.Fatalf("commit packed after load: %v %v", typ, err)
 	}
 	if len(db.packs) != 1 {
@@ -150,14 +150,14 @@ func TestODBSeesNewPacks(t *testing.T) {
 	}
 	fresh := newODB(filepath.Join(dir, ".git"))
 	defer fresh.close()
-	if typ, _, err := fresh.object(second); err != nil || typ != plumbing.CommitObject || !fresh.has(second) {
+	if typ, _, err := fresh.read(second, nil); err != nil || typ != plumbing.CommitObject || !fresh.has(second) {
 		t.Fatalf("with an index but no pack sorting first: %v %v", typ, err)
 	}
 	os.Remove(idxs[0])
 	os.Rename(strings.TrimSuffix(idxs[0], ".idx")+".pack", filepath.Join(dir, "elsewhere.pack"))
 	gone := newODB(filepath.Join(dir, ".git"))
 	defer gone.close()
-	if _, _, err := gone.object(first); !errors.Is(err, plumbing.ErrObjectNotFound) || gone.has(first) {
+	if _, _, err := gone.read(first, nil); !errors.Is(err, plumbing.ErrObjectNotFound) || gone.has(first) {
 		t.Fatalf("an object only an orphan index names: %v, want not found", err)
 	}
 }
@@ -219,7 +219,7 @@ func TestODBRefDeltaCycle(t *testing.T) {
 	writeTestPack(t, filepath.Join(dir, "objects", "pack"), []testPackEntry{{name: a, base: b}, {name: b, base: a}})
 	db := newODB(dir)
 	defer db.close()
-	_, _, err := db.object(a)
+	_, _, err := db.read(a, nil)
 	if err == nil || !strings.Contains(err.Error(), "delta chain deeper than") {
 		t.Fatalf("cyclic delta chain: %v", err)
 	}

@@ -50,15 +50,12 @@ type Report struct {
 
 // ReplayCost is one paid replay run charged to the day.
 type ReplayCost struct {
-	ReplayID   string  `json:"replay_id"`
-	Path       string  `json:"path"`
-	ReplayedAt string  `json:"replayed_at"`
-	Provider   string  `json:"provider"`
-	Model      string  `json:"model"`
-	Summaries  int     `json:"summaries_charged"`
-	CostUSD    float64 `json:"cost_usd"`
-	Blocked    int     `json:"blocked"`
-	Failed     int     `json:"failed"`
+	ReplayID   string `json:"replay_id"`
+	Path       string `json:"path"`
+	ReplayedAt string `json:"replayed_at"`
+	Provider   string `json:"provider"`
+	Model      string `json:"model"`
+	economics.ReplayTotals
 }
 
 // DailySummary totals the day.
@@ -170,7 +167,7 @@ func Build(r *ledger.Repo, h plumbing.Hash, pol *policy.Set, day time.Time) (*Re
 	}
 	for _, f := range replays {
 		c := f.Charge
-		rep.Replays = append(rep.Replays, ReplayCost{ReplayID: c.ReplayID, Path: f.Path, ReplayedAt: c.ReplayedAt, Provider: c.Provider, Model: c.Model, Summaries: c.Summaries, CostUSD: c.CostUSD, Blocked: c.Blocked, Failed: c.Failed})
+		rep.Replays = append(rep.Replays, ReplayCost{ReplayID: c.ReplayID, Path: f.Path, ReplayedAt: c.ReplayedAt, Provider: c.Provider, Model: c.Model, ReplayTotals: c.ReplayTotals})
 		for _, k := range c.Calls {
 			switch k.Status {
 			case economics.ReplayCharged:

@@ -140,14 +140,11 @@ func (m *Meter) Calls() []economics.ReplayCall {
 
 // Charged is what a paid replay spent and where it was recorded.
 type Charged struct {
-	ReplayID  string  `json:"replay_id,omitempty"`
-	Day       string  `json:"charged_day"`
-	Provider  string  `json:"provider"`
-	Model     string  `json:"model"`
-	Summaries int     `json:"summaries_charged"`
-	CostUSD   float64 `json:"cost_usd"`
-	Blocked   int     `json:"blocked"`
-	Failed    int     `json:"failed"`
+	ReplayID string `json:"replay_id,omitempty"`
+	Day      string `json:"charged_day"`
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	economics.ReplayTotals
 	// The charged day's ADR-012 tally after the replay.
 	SummariesToday int     `json:"summaries_today"`
 	SpendTodayUSD  float64 `json:"spend_today_usd"`
@@ -235,7 +232,7 @@ func ReplayAndCharge(ctx context.Context, r *ledger.Repo, rp *Replayer, bundles 
 		Provider: rp.Provider.Name(), Model: model, Calls: calls,
 	}
 	rec.Total()
-	ch.ReplayID, ch.Summaries, ch.CostUSD, ch.Blocked, ch.Failed = id, rec.Summaries, rec.CostUSD, rec.Blocked, rec.Failed
+	ch.ReplayID, ch.ReplayTotals = id, rec.ReplayTotals
 	ch.Path = layout.ReplayCharge(id, start) // u.Day is start's UTC day (the tally's)
 
 	// The guard's latest word for the state: a block if any call was blocked.

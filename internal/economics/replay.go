@@ -36,22 +36,29 @@ type ReplayCall struct {
 // replay ran (not the days of the cycles it replayed). The day's tally
 // (OPERATIONAL_STATE.json) and cost report count it with the cycles'.
 type ReplayCharge struct {
-	ReplayID   string       `json:"replay_id"`
-	Day        string       `json:"charged_day"`
-	ReplayedAt string       `json:"replayed_at"`
-	Replayed   string       `json:"replayed_commit"`
-	Provider   string       `json:"provider"`
-	Model      string       `json:"model"`
-	Summaries  int          `json:"summaries_charged"`
-	CostUSD    float64      `json:"cost_usd"`
-	Blocked    int          `json:"blocked"`
-	Failed     int          `json:"failed"`
-	Calls      []ReplayCall `json:"calls"`
+	ReplayID   string `json:"replay_id"`
+	Day        string `json:"charged_day"`
+	ReplayedAt string `json:"replayed_at"`
+	Replayed   string `json:"replayed_commit"`
+	Provider   string `json:"provider"`
+	Model      string `json:"model"`
+	ReplayTotals
+	Calls []ReplayCall `json:"calls"`
+}
+
+// ReplayTotals count a replay run's calls by outcome and add up what the
+// charged ones cost: derived from the calls (see ReplayCharge.Total), and
+// carried as they are by the replay's result and the day's cost report.
+type ReplayTotals struct {
+	Summaries int     `json:"summaries_charged"`
+	CostUSD   float64 `json:"cost_usd"`
+	Blocked   int     `json:"blocked"`
+	Failed    int     `json:"failed"`
 }
 
 // Total recomputes the counts and the cost from the calls.
 func (c *ReplayCharge) Total() {
-	c.Summaries, c.CostUSD, c.Blocked, c.Failed = 0, 0, 0, 0
+	c.ReplayTotals = ReplayTotals{}
 	for _, k := range c.Calls {
 		switch k.Status {
 		case ReplayCharged:

@@ -57,7 +57,8 @@ FUZZ_TARGETS := \
 	internal/signing:FuzzBatchMatchesStdlib internal/policy:FuzzDecodePolicy \
 	internal/llm:FuzzParseChatResponse internal/changereq:FuzzParseDocument \
 	internal/freeze:FuzzParseManifest internal/freeze:FuzzDeclaredPaths \
-	internal/ledger:FuzzParseTree internal/ledger:FuzzApplyDelta
+	internal/ledger:FuzzParseTree internal/ledger:FuzzApplyDelta internal/ledger:FuzzStored \
+	internal/jsonscan:FuzzMatchesJSONText
 fuzz: ## run every fuzz target for FUZZ_TIME (default 20s)
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$pkg $$fn"; $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZ_TIME) ./$$pkg/ || exit 1; done

@@ -42,6 +42,7 @@ func FuzzEvidenceReader(f *testing.F) {
 	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"input":{"b":[{"c":{}}]},"extra":1}]}`))
 	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":[{"step":1,"input":1}],"steps":[]}`))
 	f.Add([]byte(`{"cycle_id":"0123456789abcdef","steps":null}`))
+	f.Add(bundle(2))
 	var r EvidenceReader
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, wantErr := ParseEvidence(data)

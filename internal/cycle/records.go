@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/vision-ios/vios/internal/fault"
 	"github.com/vision-ios/vios/internal/layout"
@@ -141,38 +140,6 @@ func ParseLog(data []byte) (*SignatureLog, error) {
 // ParseEvidence strictly parses an evidence bundle.
 func ParseEvidence(data []byte) (*Evidence, error) {
 	return parseEvidence(data)
-}
-
-// EvidenceReader parses evidence bundles exactly as ParseEvidence does, for
-// a reader of many (the audit): the raw step inputs and outputs of a bundle
-// go into one buffer that the next Parse reuses, instead of an allocation
-// each. A bundle it returns is therefore only good until the next Parse.
-type EvidenceReader struct {
-	raw  []byte
-	into *jsonv2.Unmarshalers
-}
-
-// Parse parses one evidence bundle, reusing the previous one's storage.
-func (r *EvidenceReader) Parse(data []byte) (*Evidence, error) {
-	if r.into == nil {
-		r.into = jsonv2.UnmarshalFromFunc(r.rawValue)
-	}
-	r.raw = r.raw[:0]
-	return parseEvidence(data, jsonv2.WithUnmarshalers(r.into))
-}
-
-// rawValue stores a raw JSON value in the reader's buffer. It reads the
-// value as json.RawMessage's own UnmarshalJSON is fed: one ReadValue of the
-// same decoder, so the same checks apply.
-func (r *EvidenceReader) rawValue(dec *jsontext.Decoder, m *json.RawMessage) error {
-	val, err := dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	n := len(r.raw)
-	r.raw = append(r.raw, val...)
-	*m = r.raw[n:len(r.raw):len(r.raw)]
-	return nil
 }
 
 func parseEvidence(data []byte, opts ...jsonv2.Options) (*Evidence, error) {

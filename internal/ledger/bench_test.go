@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vision-ios/vios/internal/gctune"
+	"github.com/vision-ios/vios/internal/testutil/cputime"
 )
 
 // artifact returns files shaped like one cycle's commit: a signature log,
@@ -80,13 +81,13 @@ func BenchmarkCommitFlatness(b *testing.B) {
 		ctx := context.Background()
 		var parent plumbing.Hash
 		var first, last, firstCPU, lastCPU time.Duration
-		start, startCPU := time.Now(), cpuTime()
+		start, startCPU := time.Now(), cputime.Self()
 		for i := 0; i < n; i++ {
 			if i == 1000 {
-				first, firstCPU = time.Since(start), cpuTime()-startCPU
+				first, firstCPU = time.Since(start), cputime.Self()-startCPU
 			}
 			if i == n-1000 {
-				start, startCPU = time.Now(), cpuTime()
+				start, startCPU = time.Now(), cputime.Self()
 			}
 			h, err := r.Apply(ctx, &Change{Subject: "cycle", Files: artifact(i), Author: Person{"CODE", "code@vision-ios.agents"},
 				When: time.Unix(int64(1767225600+i*3600), 0).UTC(), Signer: signer, Parent: parent})
@@ -95,7 +96,7 @@ func BenchmarkCommitFlatness(b *testing.B) {
 			}
 			parent = h
 		}
-		last, lastCPU = time.Since(start), cpuTime()-startCPU
+		last, lastCPU = time.Since(start), cputime.Self()-startCPU
 		b.ReportMetric(float64(first.Microseconds())/1000/1000, "first1k-ms/commit")
 		b.ReportMetric(float64(last.Microseconds())/1000/1000, "last1k-ms/commit")
 		b.ReportMetric(float64(last)/float64(first), "last/first")

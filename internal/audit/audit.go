@@ -228,11 +228,11 @@ type checker struct {
 	trees  map[plumbing.Hash][]object.TreeEntry // decoded trees in git order, bounded
 	states [2]stateMemo                         // the last state files read
 
-	// Storage reused from commit to commit (see object, unsignedPayload).
+	// Storage reused from commit to commit (see object, commitSigner).
 	// Trees and blobs have a buffer each: the ledger keeps recent trees,
 	// and trades their buffers for the caller's.
 	treeBuf, blobBuf []byte
-	payload          payloadBuffer
+	payload          []byte
 	evidence         cycle.EvidenceReader
 
 	// batch, when set, takes the Ed25519 equation of each signature met
@@ -287,7 +287,7 @@ func (c *checker) commit(l, prev link) commitResult {
 	root := len(cm.ParentHashes) == 0
 
 	// The commit's signature and whether its signer may sign these artifacts.
-	agent, err := c.commitSigner(cm)
+	agent, err := c.commitSigner(cm, l.raw)
 	if err != nil && len(cm.ParentHashes) > 1 && foreignSignature(err) {
 		// A change request merged on GitHub: the merge commit carries
 		// GitHub's signature, not an agent's. It stands if it only brings
@@ -388,17 +388,17 @@ func (c *checker) stateOf(blob plumbing.Hash) string {
 	return st
 }
 
-// commitSigner verifies the commit's SSH signature and returns the agent
-// whose registry key made it, valid at the commit time.
-func (c *checker) commitSigner(cm *object.Commit) (string, error) {
-	if cm.PGPSignature == "" {
+// commitSigner verifies the SSH signature of commit cm, whose object is
+// raw, and returns the agent whose registry key made it, valid at the
+// commit time. The signature covers the object without its signature
+// header, as git verifies it (ledger.SplitCommitSignature).
+func (c *checker) commitSigner(cm *object.Commit, raw []byte) (string, error) {
+	var sig []byte
+	c.payload, sig = ledger.SplitCommitSignature(raw, c.payload)
+	if len(sig) == 0 {
 		return "", errUnsigned
 	}
-	payload, err := c.unsignedPayload(cm)
-	if err != nil {
-		return "", err
-	}
-	pub, err := c.gitSigner(cm.PGPSignature, payload)
+	pub, err := c.gitSigner(string(sig), c.payload)
 	if err != nil {
 		return "", err
 	}

@@ -1,9 +1,7 @@
 package audit
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -160,27 +158,3 @@ func (c *checker) addAll(e object.TreeEntry, p string, kind changeKind) ([]chang
 	}
 	return out, nil
 }
-
-// unsignedPayload re-encodes a commit without its signature: the bytes the
-// signature covers. They are valid until the next call.
-func (c *checker) unsignedPayload(cm *object.Commit) ([]byte, error) {
-	c.payload.Reset()
-	if err := cm.EncodeWithoutSignature(&c.payload); err != nil {
-		return nil, err
-	}
-	return c.payload.Bytes(), nil
-}
-
-// payloadBuffer takes go-git's encoding of a commit into storage reused
-// from commit to commit. It is a plumbing.EncodedObject only as far as the
-// encoder uses one (SetType, Writer): what is written goes to the buffer.
-type payloadBuffer struct {
-	plumbing.MemoryObject
-	bytes.Buffer
-}
-
-// Writer returns the buffer.
-func (p *payloadBuffer) Writer() (io.WriteCloser, error) { return p, nil }
-
-// Write appends to the buffer.
-func (p *payloadBuffer) Write(b []byte) (int, error) { return p.Buffer.Write(b) }

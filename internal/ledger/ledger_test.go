@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,4 +158,43 @@ func TestLockSerialises(t *testing.T) {
 		t.Fatal(err)
 	}
 	u2()
+}
+
+// TestSplitCommitSignatureMatchesGoGit: on the commits vios signs, the
+// payload and signature cut from the raw object are go-git's re-encoding
+// without the signature and its decoded signature.
+func TestSplitCommitSignatureMatchesGoGit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	signer, _ := sshSigner(t, "CODE", 5)
+	h, err := r.Apply(context.Background(), &Change{Subject: "s", Body: "body\n\ngpgsig lookalike", Trailers: [][2]string{{"Vios-Artifact", "t"}},
+		Files: []File{{Path: "a", Data: []byte("a")}}, Author: Person{"CODE", "code@x"}, When: time.Unix(1767225600, 0), Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := r.ReadTyped(h, plumbing.CommitObject, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := r.Commit(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want plumbing.MemoryObject
+	if err := cm.EncodeWithoutSignature(&want); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := want.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPayload, _ := io.ReadAll(rd)
+	payload, sig := SplitCommitSignature(raw, nil)
+	if string(payload) != string(wantPayload) || string(sig) != cm.PGPSignature || cm.PGPSignature == "" {
+		t.Fatalf("payload %q\nsig %q\nwant %q\n%q", payload, sig, wantPayload, cm.PGPSignature)
+	}
 }

@@ -259,8 +259,8 @@ var plain = func() (t [256]bool) {
 // in the result).
 func plain8(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	return (zero(x^(ones*'"'))|zero(x^(ones*'\\'))|((x-ones*' ')&^x)|x)&highs == 0
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*' ')&^x|x)&highs == 0
 }
 
 // escape validates the escape sequence at b[i] (a backslash) and returns

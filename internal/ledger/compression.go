@@ -4,54 +4,40 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
 	"github.com/vision-ios/vios/internal/fault"
 )
 
-// levels are the zlib levels (-1 to 9) of the objects a repository writes:
-// one for blobs, one for trees, commits and tags.
-type levels struct {
-	blob, other int
-}
-
-func (lv levels) of(t plumbing.ObjectType) int {
-	if t == plumbing.BlobObject {
-		return lv.blob
-	}
-	return lv.other
-}
-
-// defaultLevels are the levels when the repository's config sets none.
+// DefaultCompression is the zlib level of the objects vios writes when the
+// repository's config sets none: BestSpeed. A commit writes a few
+// kilobytes that deflate shrinks about three times, and the cost of a
+// commit is mostly the files it creates: compressing harder saves little;
+// storing (level 0) would triple what commits write and what merging packs
+// copies.
 //
-// Blobs, the artifacts, are deflated at BestSpeed: JSON evidence shrinks
-// about 3.4 times, and at a higher level a commit costs more CPU for a few
-// per cent less.
-//
-// Trees, commits and tags are stored (level 0, deflate's stored blocks).
-// They are mostly SHA-1s and signatures, which deflate shrinks by only
-// 1.2 to 1.4 times (some 600 bytes a cycle commit), yet inflating each of
-// them costs the set-up of a Huffman table: a cycle commit brings some ten
-// new trees, and an audit reads every one of them. Stored, they are read
-// at memory speed; the audit spends about a tenth less CPU.
-//
-// Git reads stored objects like any others, and `git gc` keeps them as
-// they are unless told to recompress.
-var defaultLevels = levels{blob: 1, other: 0}
+// Storing makes reading cheaper: an audit spends about a third of its CPU
+// inflating, and the odb copies stored objects out without a decompressor
+// (see stored). A repository that would rather have a faster audit than a
+// smaller pack says so with git's own keys (core.compression 0; see the
+// README for what it costs). Storing only trees and commits, which deflate
+// shrinks by just 1.2 to 1.4 times, was tried as the default: it saved an
+// audit about 9 % of its CPU, but with the highly compressible artifacts of
+// the flatness benchmark it added a third to what commits write, and a
+// commit at 10,000 commits cost 1.2 to 1.7 times one in the first thousand.
+const DefaultCompression = 1
 
-// compression returns the zlib levels for the objects this repository
+// compression returns the zlib level for the objects this repository
 // writes, reading its config once. The config decides as it does for git:
-// pack.compression, else core.compression, -1 (zlib's default) to 9, for
-// every object. A level git would refuse is an input error naming the key.
-func (r *Repo) compression() (levels, error) {
-	if r.levels != nil {
-		return *r.levels, nil
+// pack.compression, else core.compression, -1 (zlib's default) to 9. A
+// level git would refuse is an input error naming the key.
+func (r *Repo) compression() (int, error) {
+	if r.level != nil {
+		return *r.level, nil
 	}
 	cfg, err := r.Git.Config()
 	if err != nil {
-		return levels{}, fault.Inputf("repo config: %v", err)
+		return 0, fault.Inputf("repo config: %v", err)
 	}
-	lv := defaultLevels
+	level := DefaultCompression
 	for _, key := range [...]string{"pack.compression", "core.compression"} {
 		sec, opt, _ := strings.Cut(key, ".")
 		v := cfg.Raw.Section(sec).Option(opt)
@@ -60,11 +46,11 @@ func (r *Repo) compression() (levels, error) {
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < -1 || n > 9 {
-			return levels{}, fault.Inputf("repo config: %s = %q: want a zlib level from -1 to 9", key, v)
+			return 0, fault.Inputf("repo config: %s = %q: want a zlib level from -1 to 9", key, v)
 		}
-		lv = levels{blob: n, other: n}
+		level = n
 		break
 	}
-	r.levels = &lv
-	return lv, nil
+	r.level = &level
+	return level, nil
 }

@@ -93,10 +93,10 @@ fi
 # The same history audited in-process (BenchmarkAuditVerify), without the
 # start-up of a process that runs for a few tens of milliseconds.
 line=$(VIOS_BENCH_AUDIT_REPO="$repo" go test -run='^$' -bench='AuditVerify' -benchtime=30x -count=1 ./internal/audit/ | grep '^BenchmarkAuditVerify')
-read -r ic is < <(awk '{ for (k = 1; k <= NF; k++) { if ($(k+1) == "commits/s") c = $k; if ($(k+1) == "sigs/s") s = $k } } END { print c, s }' <<<"$line")
+read -r ic is ip ie < <(awk '{ for (k = 1; k <= NF; k++) { if ($(k+1) == "commits/s") c = $k; if ($(k+1) == "sigs/s") s = $k; if ($(k+1) == "%ed25519") p = $k; if ($(k+1) == "ed25519/s") e = $k } } END { print c, s, p, e }' <<<"$line")
 echo "   vios audit verify (in-process, BenchmarkAuditVerify): $ic commits/s, $is signatures/s"
 awk -v v="$ic" -v g="$git_log_rate" 'BEGIN { printf "   ratio vios/git: %.1fx (bar: >= 100x)\n", v / g }'
-if [ -n "${ceiling:-}" ]; then
-  awk -v s="$is" -v c="$ceiling" 'BEGIN { printf "   vios reaches %.1f%% of the Ed25519 ceiling (bar: >= 70%%)\n", 100 * s / c }'
-fi
+# The benchmark measures the stdlib Ed25519 rate just before and after the
+# audit, so both sides of this ratio see the machine alike.
+echo "   vios reaches $ip% of the Ed25519 ceiling measured around it, $ie verifies/s (bar: >= 70%)"
 # The freeze check against git diff --name-status: scripts/bench-freeze.sh.

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,19 +18,40 @@ import (
 )
 
 // artifact returns files shaped like one cycle's commit: a signature log,
-// an evidence bundle and the operational state, sharded by date.
+// an evidence bundle and the operational state, sharded by date. Their
+// content compresses as a real cycle's does (about 3 times; repeated lines
+// would compress 20 times and understate what a commit writes), and each
+// commit's files are its own.
 func artifact(i int) []File {
 	slot := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
 	day := slot.Format("2006/01/02")
 	id := fmt.Sprintf("%016x", i)
-	log := strings.Repeat(fmt.Sprintf(`{"step":%d,"signature":"ed25519:%064x"}`+"\n", i, i), 40)
-	ev := strings.Repeat(fmt.Sprintf(`{"open":%d.5,"close":%d.25,"volume":%d}`+"\n", 40000+i%997, 40100+i%991, i), 400)
+	body := bodies[i%len(bodies)]
+	head := fmt.Sprintf(`{"cycle_id":"%s"}`+"\n", id)
 	return []File{
-		{Path: "05_GOVERNANCE/SIGNATURE_AUDIT_LOGS/" + day + "/SIGNATURE_LOG_CYCLE_" + id + ".json", Data: []byte(log)},
-		{Path: "05_GOVERNANCE/CYCLE_EVIDENCE/" + day + "/CYCLE_" + id + ".json", Data: []byte(ev)},
+		{Path: "05_GOVERNANCE/SIGNATURE_AUDIT_LOGS/" + day + "/SIGNATURE_LOG_CYCLE_" + id + ".json", Data: []byte(head + body.log)},
+		{Path: "05_GOVERNANCE/CYCLE_EVIDENCE/" + day + "/CYCLE_" + id + ".json", Data: []byte(head + body.evidence)},
 		{Path: "05_GOVERNANCE/OPERATIONAL_STATE.json", Data: []byte(fmt.Sprintf(`{"cycles":%d}`, i))},
 	}
 }
+
+// bodies are the contents artifacts draw on, made once so that a benchmark
+// times committing them, not formatting them: a signature log of 40
+// signatures and an evidence bundle of 400 random candles.
+var bodies = func() (out [16]struct{ log, evidence string }) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for k := range out {
+		var lb, eb strings.Builder
+		for s := range 40 {
+			fmt.Fprintf(&lb, `{"step":%d,"signature":"ed25519:%016x%016x%016x%016x"}`+"\n", s, rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())
+		}
+		for range 400 {
+			fmt.Fprintf(&eb, `{"open":%.2f,"close":%.2f,"volume":%.4f}`+"\n", 40000+rng.Float64()*5000, 40000+rng.Float64()*5000, rng.Float64()*30000)
+		}
+		out[k].log, out[k].evidence = lb.String(), eb.String()
+	}
+	return out
+}()
 
 func benchRepo(b *testing.B) (*Repo, string) {
 	dir := filepath.Join(b.TempDir(), "bare.git")

@@ -26,9 +26,12 @@ import (
 const DefaultCompression = 1
 
 // compression returns the zlib level for the objects this repository
-// writes, reading its config once. The config decides as it does for git:
-// pack.compression, else core.compression, -1 (zlib's default) to 9. A
-// level git would refuse is an input error naming the key.
+// writes, reading its config once: pack.compression, else
+// core.compression, -1 (zlib's default) to 9, as git reads them. Only the
+// repository's own config counts (not the user's or the system's), so
+// that what a governance repository writes does not depend on who runs
+// vios. A value git would stop at (not a number, empty, or out of range,
+// in either key) is an input error naming the key.
 func (r *Repo) compression() (int, error) {
 	if r.level != nil {
 		return *r.level, nil
@@ -37,19 +40,22 @@ func (r *Repo) compression() (int, error) {
 	if err != nil {
 		return 0, fault.Inputf("repo config: %v", err)
 	}
-	level := DefaultCompression
+	level, set := DefaultCompression, false
 	for _, key := range [...]string{"pack.compression", "core.compression"} {
 		sec, opt, _ := strings.Cut(key, ".")
-		v := cfg.Raw.Section(sec).Option(opt)
-		if v == "" {
+		if !cfg.Raw.Section(sec).HasOption(opt) {
 			continue
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < -1 || n > 9 {
+		v := strings.TrimSpace(cfg.Raw.Section(sec).Option(opt))
+		// git parses the number as C's strtoimax with base 0: decimal,
+		// 0x hexadecimal or 0 octal, without Go's underscores.
+		n, err := strconv.ParseInt(v, 0, 64)
+		if err != nil || strings.Contains(v, "_") || n < -1 || n > 9 {
 			return 0, fault.Inputf("repo config: %s = %q: want a zlib level from -1 to 9", key, v)
 		}
-		level = n
-		break
+		if !set {
+			level, set = int(n), true
+		}
 	}
 	r.level = &level
 	return level, nil

@@ -80,21 +80,36 @@ func TestCompressionLevels(t *testing.T) {
 		t.Errorf("pack.compression 9 over core.compression 0: blob of %d bytes takes %d, want it deflated", b[0], b[1])
 	}
 
-	dir := filepath.Join(t.TempDir(), "repo")
-	gitcli.Run(t, filepath.Dir(dir), "init", "-q", dir)
-	gitcli.Run(t, dir, "config", "core.compression", "11")
-	r, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
+	if b := packedSizes(t, "core.compression", "0x9")["blob"]; isStored(b[0], b[1]) {
+		t.Errorf("core.compression 0x9 (git reads it as 9): blob of %d bytes takes %d, want it deflated", b[0], b[1])
 	}
-	defer r.Close()
-	signer, _ := sshSigner(t, "CODE", 3)
-	_, err = r.Apply(context.Background(), &Change{Subject: "s", Files: []File{{Path: "a", Data: []byte("a")}},
-		Author: Person{"CODE", "code@x"}, When: time.Unix(1767225600, 0), Signer: signer})
-	if err == nil || !fault.IsInput(err) || !strings.Contains(err.Error(), "core.compression") {
-		t.Fatalf("core.compression 11: %v, want an input error naming the key", err)
-	}
-	if _, err := r.Head(); err == nil {
-		t.Fatal("a commit was written under a bad compression level")
+
+	// What git would stop at stops a commit before anything is written.
+	for _, bad := range [][]string{
+		{"core.compression", "11"},
+		{"core.compression", ""},
+		{"pack.compression", "fast"},
+		{"pack.compression", "1", "core.compression", "-2"},
+	} {
+		dir := filepath.Join(t.TempDir(), "repo")
+		gitcli.Run(t, filepath.Dir(dir), "init", "-q", dir)
+		for i := 0; i+1 < len(bad); i += 2 {
+			gitcli.Run(t, dir, "config", bad[i], bad[i+1])
+		}
+		key := bad[len(bad)-2]
+		r, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, _ := sshSigner(t, "CODE", 3)
+		_, err = r.Apply(context.Background(), &Change{Subject: "s", Files: []File{{Path: "a", Data: []byte("a")}},
+			Author: Person{"CODE", "code@x"}, When: time.Unix(1767225600, 0), Signer: signer})
+		if err == nil || !fault.IsInput(err) || !strings.Contains(err.Error(), key) {
+			t.Errorf("%v: %v, want an input error naming %s", bad, err, key)
+		}
+		if _, err := r.Head(); err == nil {
+			t.Errorf("%v: a commit was written", bad)
+		}
+		r.Close()
 	}
 }

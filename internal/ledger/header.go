@@ -58,40 +58,49 @@ func ParseCommitHeader(data []byte) (*CommitHeader, error) {
 }
 
 // SplitCommitSignature separates a commit object's content into the bytes
-// its signature covers and the signature, as git does to verify a commit:
-// every "gpgsig" header (its first line and the continuation lines that
-// start with a space) is cut out of the header, and their values, without
-// the continuation spaces and each line ending in a newline, are the
-// signature. Verifying these bytes rather than a re-encoding of the
-// decoded commit keeps whatever else the header holds, as git does. The
-// payload is built in dst's storage; a commit without a signature has a
-// nil one.
+// its signature covers and the signature, as git does to verify a commit
+// (parse_buffer_signed_by_header in git's commit.c): in the header, a
+// "gpgsig" line and the continuation lines after it (which start with a
+// space) are the signature, without the "gpgsig " and the spaces; other
+// signature headers ("gpgsig-sha256", with their continuation lines) are
+// left out of both; everything else is the payload. Verifying these bytes
+// rather than a re-encoding of the decoded commit keeps whatever else the
+// header holds, as git does. The payload is built in dst's storage; a
+// commit without a signature has a nil one.
 func SplitCommitSignature(data, dst []byte) (payload, sig []byte) {
 	payload = dst[:0]
-	from := 0 // data[from:i] is payload not yet copied
-	for i := 0; i < len(data); {
-		end := bytes.IndexByte(data[i:], '\n')
-		if end <= 0 { // the blank line that ends the header, or no line end
-			break
+	inSig, otherSig := false, false
+	for line := 0; line < len(data); {
+		next := len(data)
+		if nl := bytes.IndexByte(data[line:], '\n'); nl >= 0 {
+			next = line + nl + 1
 		}
-		end += i
-		value, ok := bytes.CutPrefix(data[i:end], []byte("gpgsig "))
-		if !ok {
-			i = end + 1
+		l := data[line:next]
+		var value []byte
+		switch {
+		case inSig && l[0] == ' ':
+			value = l[1:]
+		case bytes.HasPrefix(l, []byte("gpgsig ")):
+			value, otherSig = l[len("gpgsig "):], false
+		case bytes.HasPrefix(l, []byte("gpgsig")):
+			otherSig = true
+		case otherSig && l[0] != ' ':
+			otherSig = false
+		}
+		if value != nil {
+			sig = append(sig, value...)
+			inSig = true
+			line = next
 			continue
 		}
-		sig = append(append(sig, value...), '\n')
-		j := end + 1
-		for j < len(data) && data[j] == ' ' {
-			e := bytes.IndexByte(data[j:], '\n')
-			if e < 0 {
-				e = len(data) - j
-			}
-			sig = append(append(sig, data[j+1:j+e]...), '\n')
-			j = min(j+e+1, len(data))
+		if l[0] == '\n' { // the blank line that ends the header: the rest is payload
+			next = len(data)
 		}
-		payload = append(payload, data[from:i]...)
-		from, i = j, j
+		if !otherSig {
+			payload = append(payload, data[line:next]...)
+		}
+		inSig = false
+		line = next
 	}
-	return append(payload, data[from:]...), sig
+	return payload, sig
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -196,5 +197,47 @@ func TestSplitCommitSignatureMatchesGoGit(t *testing.T) {
 	payload, sig := SplitCommitSignature(raw, nil)
 	if string(payload) != string(wantPayload) || string(sig) != cm.PGPSignature || cm.PGPSignature == "" {
 		t.Fatalf("payload %q\nsig %q\nwant %q\n%q", payload, sig, wantPayload, cm.PGPSignature)
+	}
+}
+
+// TestSplitCommitSignatureAsGitVerifies: a signed commit that also carries
+// another signature header (as git writes with a compatibility object
+// format) verifies with git verify-commit, and the payload and signature
+// cut from it verify too.
+func TestSplitCommitSignatureAsGitVerifies(t *testing.T) {
+	gitcli.Available(t)
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	signer, pub := sshSigner(t, "CODE", 6)
+	ak, _ := signing.AuthorizedKey(pub)
+	h, err := r.Apply(context.Background(), &Change{Subject: "s", Files: []File{{Path: "a", Data: []byte("a")}},
+		Author: Person{"CODE", "code@x"}, When: time.Unix(1767225600, 0), Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := r.ReadTyped(h, plumbing.CommitObject, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another signature header before ours: git leaves it out of what it
+	// verifies.
+	odd := bytes.Replace(raw, []byte("\ngpgsig "), []byte("\ngpgsig-sha256 other\n signature\ngpgsig "), 1)
+	f := filepath.Join(t.TempDir(), "commit")
+	if err := os.WriteFile(f, odd, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := gitcli.Run(t, dir, "hash-object", "-t", "commit", "-w", "--literally", f)
+	signers := filepath.Join(t.TempDir(), "allowed_signers")
+	if err := os.WriteFile(signers, []byte("code@x namespaces=\"git\" "+ak+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitcli.Run(t, dir, "-c", "gpg.ssh.allowedSignersFile="+signers, "verify-commit", id)
+	payload, sig := SplitCommitSignature(odd, nil)
+	if _, err := signing.VerifyGit(string(sig), payload); err != nil {
+		t.Fatalf("git verifies the commit, the split does not: %v", err)
 	}
 }

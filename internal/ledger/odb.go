@@ -20,9 +20,10 @@ import (
 // odb reads objects straight from a repository's pack and loose object
 // files. Pack indexes and packs are memory-mapped once and read in place
 // (no system call per object, and only the pages a reader touches are
-// faulted in), objects are inflated by one reused zlib reader, and a
-// caller may hand in the buffer an object is read into, so a diff that
-// reads a few hundred trees reuses the same few buffers. The delta bases
+// faulted in), objects are inflated by reused decompressors (or, stored,
+// just copied out), and a caller may hand in the buffer an object is read
+// into, so a diff that reads a few hundred trees reuses the same few
+// buffers. The delta bases
 // resolved last are kept in a small ring whose buffers are reused too.
 // go-git's reader seeks, allocates 64 KiB buffers and issues several system
 // calls per object, which made it most of an audit's and a freeze check's
@@ -309,9 +310,10 @@ func (o *odb) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 //
 // An object of known size is read as its raw deflate stream, without the
 // zlib reader's Adler-32 digest: reading exactly size bytes, the zlib
-// reader stops before the checksum and never compares it, so the digest
-// was work without a check (a twentieth of an audit). What vouches for an
-// object's content is its name, which `git fsck` recomputes.
+// reader would stop before the trailer, and io.ReadFull drop the checksum
+// error it reports only past the last byte, so the digest was work
+// without a check (a twentieth of an audit). What vouches for an object's
+// content is its name, which `git fsck` recomputes.
 func (o *odb) inflate(src []byte, size int64, dst []byte) ([]byte, error) {
 	if size >= 0 && zlibHeader(src) {
 		if out, ok := stored(src, size, dst); ok {
@@ -361,9 +363,9 @@ func zlibHeader(src []byte) bool {
 }
 
 // stored copies out the content of a zlib stream of size bytes made only of
-// stored (uncompressed) deflate blocks, as vios writes trees and commits
-// (see defaultLevels) and git writes everything under core.compression 0:
-// a memory copy instead of a decompressor's set-up. It reports false for
+// stored (uncompressed) deflate blocks, as vios and git write every object
+// under core.compression 0 (and deflate writes what would not shrink): a
+// memory copy instead of a decompressor's set-up. It reports false for
 // any other stream, well-formed or not, which the decompressor then reads
 // (and reports on, if it is corrupt). Like the decompressor's reading of
 // an object (see inflate), it does not check the Adler-32 trailer.

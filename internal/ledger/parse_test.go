@@ -84,17 +84,20 @@ func TestTreeEntries(t *testing.T) {
 
 // TestSplitCommitSignature: the gpgsig header, wherever it stands in the
 // header and however many continuation lines it has, is cut out as git
-// cuts it; everything else, other signature headers and a message line
-// that looks like one included, stays in the payload.
+// cuts it, and other signature headers are left out of both; everything
+// else, a message line that looks like a header included, stays in the
+// payload.
 func TestSplitCommitSignature(t *testing.T) {
 	tree := "tree " + strings.Repeat("a", 40) + "\n"
 	for _, tc := range []struct{ name, data, payload, sig string }{
 		{"unsigned", tree + "author x\n\nmsg\n", tree + "author x\n\nmsg\n", ""},
 		{"signed", tree + "author x\ngpgsig -----BEGIN-----\n l1\n \n -----END-----\n\nmsg\n", tree + "author x\n\nmsg\n", "-----BEGIN-----\nl1\n\n-----END-----\n"},
 		{"before other headers", tree + "gpgsig s1\n s2\nmergetag object x\n tag\n\nmsg", tree + "mergetag object x\n tag\n\nmsg", "s1\ns2\n"},
-		{"sha256 header kept", tree + "gpgsig-sha256 other\n o\ngpgsig s\n\nm\n", tree + "gpgsig-sha256 other\n o\n\nm\n", "s\n"},
+		{"sha256 header left out", tree + "gpgsig-sha256 other\n o\ngpgsig s\n\nm\n", tree + "\nm\n", "s\n"},
+		{"sha256 header after", tree + "gpgsig s\n t\ngpgsig-sha256 o\n p\nauthor x\n\nm", tree + "author x\n\nm", "s\nt\n"},
 		{"in the message", tree + "\ngpgsig not a header\n", tree + "\ngpgsig not a header\n", ""},
-		{"truncated", tree + "gpgsig s\n t", tree, "s\nt\n"},
+		{"truncated", tree + "gpgsig s\n t", tree, "s\nt"},
+		{"last line", tree + "gpgsig s", tree, "s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			payload, sig := SplitCommitSignature([]byte(tc.data), nil)

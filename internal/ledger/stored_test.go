@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/zlib"
 	"io"
 	"testing"
@@ -16,15 +17,6 @@ func deflate(t testing.TB, data []byte, level int) []byte {
 	w.Write(data)
 	w.Close()
 	return b.Bytes()
-}
-
-// inflateAll reads a zlib stream with the standard library.
-func inflateAll(z []byte) ([]byte, error) {
-	r, err := zlib.NewReader(bytes.NewReader(z))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(r)
 }
 
 // TestStored: streams of stored blocks are copied out, across block
@@ -71,7 +63,8 @@ func TestStored(t *testing.T) {
 }
 
 // FuzzStored: whatever stored accepts, the standard decompressor reads to
-// the same bytes.
+// the same bytes, read as odb.inflate reads an object: its size in bytes of
+// raw deflate after the zlib header, the Adler-32 trailer unread.
 func FuzzStored(f *testing.F) {
 	for _, n := range []int{0, 5, 300} {
 		data := bytes.Repeat([]byte{'x'}, n)
@@ -83,7 +76,8 @@ func FuzzStored(f *testing.F) {
 		if !ok {
 			return
 		}
-		want, err := inflateAll(z)
+		want := make([]byte, size)
+		_, err := io.ReadFull(flate.NewReader(bytes.NewReader(z[2:])), want)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("stored read %q, the decompressor %q (%v)", got, want, err)
 		}

@@ -82,38 +82,28 @@ func (r *EvidenceReader) quick(data []byte) (*Evidence, bool) {
 		return nil, false
 	}
 	i = ws(data, i+1)
-	for {
-		key, j, ok := plainName(data, i)
+	for closed := false; !closed; {
+		key, v, ok := member(data, i)
 		if !ok {
 			return nil, false
 		}
-		if i = ws(data, j); i >= len(data) || data[i] != ':' {
-			return nil, false
-		}
-		i = ws(data, i+1)
-		if string(key) == "steps" && i < len(data) && data[i] == '[' {
-			if i, last, ok = r.steps(data, i, last); !ok {
+		if string(key) == "steps" && v < len(data) && data[v] == '[' {
+			if i, last, ok = r.steps(data, v, last); !ok {
 				return nil, false
 			}
 		} else {
-			n, err := r.scan.Value(data[i:], 1)
+			n, err := r.scan.Value(data[v:], 1)
 			if err != nil {
 				return nil, false
 			}
-			i += n
+			i = v + n
 		}
-		if i = ws(data, i); i >= len(data) {
+		var err error
+		if i, closed, err = jsonscan.Next(data, i, '}'); err != nil {
 			return nil, false
 		}
-		if data[i] == '}' {
-			break
-		}
-		if data[i] != ',' {
-			return nil, false
-		}
-		i = ws(data, i+1)
 	}
-	if ws(data, i+1) != len(data) {
+	if ws(data, i) != len(data) {
 		return nil, false
 	}
 	r.skel = append(r.skel, data[last:]...)
@@ -157,16 +147,10 @@ func (r *EvidenceReader) steps(data []byte, i, last int) (int, int, bool) {
 			}
 			i += n
 		}
-		if i = ws(data, i); i >= len(data) {
-			return i, last, false
-		}
-		switch data[i] {
-		case ']':
-			return i + 1, last, true
-		case ',':
-			i = ws(data, i+1)
-		default:
-			return i, last, false
+		var closed bool
+		var err error
+		if i, closed, err = jsonscan.Next(data, i, ']'); err != nil || closed {
+			return i, last, err == nil
 		}
 	}
 }
@@ -177,41 +161,31 @@ func (r *EvidenceReader) step(data []byte, k, i, last int) (int, int, bool) {
 		return i + 1, last, true
 	}
 	for {
-		key, j, ok := plainName(data, i)
+		key, v, ok := member(data, i)
 		if !ok {
 			return i, last, false
 		}
-		if i = ws(data, j); i >= len(data) || data[i] != ':' {
-			return i, last, false
-		}
-		i = ws(data, i+1)
-		n, err := r.scan.Value(data[i:], 3)
+		n, err := r.scan.Value(data[v:], 3)
 		if err != nil {
 			return i, last, false
 		}
-		if (string(key) == "input" || string(key) == "output") && (data[i] == '{' || data[i] == '[') {
-			r.skel = append(r.skel, data[last:i]...)
-			r.skel = append(r.skel, data[i], data[i+n-1]) // "{}" or "[]"
-			r.spans = append(r.spans, valueSpan{step: k, output: string(key) == "output", off: i, end: i + n})
-			last = i + n
+		if (string(key) == "input" || string(key) == "output") && (data[v] == '{' || data[v] == '[') {
+			r.skel = append(r.skel, data[last:v]...)
+			r.skel = append(r.skel, data[v], data[v+n-1]) // "{}" or "[]"
+			r.spans = append(r.spans, valueSpan{step: k, output: string(key) == "output", off: v, end: v + n})
+			last = v + n
 		}
-		if i = ws(data, i+n); i >= len(data) {
-			return i, last, false
-		}
-		switch data[i] {
-		case '}':
-			return i + 1, last, true
-		case ',':
-			i = ws(data, i+1)
-		default:
-			return i, last, false
+		var closed bool
+		if i, closed, err = jsonscan.Next(data, v+n, '}'); err != nil || closed {
+			return i, last, err == nil
 		}
 	}
 }
 
-// plainName reads the member name at data[i], which must be a string
-// without escapes, and returns it and the index after it.
-func plainName(data []byte, i int) ([]byte, int, bool) {
+// member reads the object member at data[i] up to its value: a name,
+// which must be a string without escapes, and a colon. It returns the
+// name and the index of the value.
+func member(data []byte, i int) (name []byte, value int, ok bool) {
 	if i >= len(data) {
 		return nil, i, false
 	}
@@ -219,7 +193,11 @@ func plainName(data []byte, i int) ([]byte, int, bool) {
 	if err != nil || escaped {
 		return nil, i, false
 	}
-	return data[i+1 : i+n-1], i + n, true
+	name, i = data[i+1:i+n-1], ws(data, i+n)
+	if i >= len(data) || data[i] != ':' {
+		return nil, i, false
+	}
+	return name, ws(data, i+1), true
 }
 
 func ws(data []byte, i int) int { return i + jsonscan.WS(data[i:]) }

@@ -46,6 +46,9 @@ func TestEvidenceReaderSkeleton(t *testing.T) {
 	if _, ok := r.quick(written); !ok {
 		t.Fatal("a bundle as vios writes it did not take the skeleton path")
 	}
+	if _, ok := r.quick(indent(t, written)); !ok {
+		t.Fatal("a reindented bundle did not take the skeleton path")
+	}
 	for name, data := range map[string][]byte{
 		"as written":            written,
 		"reindented":            indent(t, written),

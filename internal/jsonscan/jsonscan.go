@@ -114,17 +114,9 @@ func (s *Scanner) members(b []byte, i, depth, first int) (int, error) {
 		if i, err = s.value(b, ws(b, i+1), depth+1); err != nil {
 			return i, err
 		}
-		i = ws(b, i)
-		if i >= len(b) {
-			return i, fail(b, i, "")
-		}
-		switch b[i] {
-		case ',':
-			i = ws(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, fail(b, i, "expecting ',' or '}' after object value")
+		var closed bool
+		if i, closed, err = Next(b, i, '}'); err != nil || closed {
+			return i, err
 		}
 	}
 }
@@ -168,19 +160,28 @@ func (s *Scanner) array(b []byte, i, depth int) (int, error) {
 		if i, err = s.value(b, i, depth+1); err != nil {
 			return i, err
 		}
-		i = ws(b, i)
-		if i >= len(b) {
-			return i, fail(b, i, "")
-		}
-		switch b[i] {
-		case ',':
-			i = ws(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, fail(b, i, "expecting ',' or ']' after array element")
+		var closed bool
+		if i, closed, err = Next(b, i, ']'); err != nil || closed {
+			return i, err
 		}
 	}
+}
+
+// Next reads what follows a value inside the object or array that close
+// ('}' or ']') ends: whitespace, then either a comma and whitespace (more
+// follows, at the index returned) or close (the container is closed, and
+// the index returned is after it).
+func Next(b []byte, i int, close byte) (next int, closed bool, err error) {
+	i = ws(b, i)
+	switch {
+	case i >= len(b):
+		return i, false, fail(b, i, "")
+	case b[i] == ',':
+		return ws(b, i+1), false, nil
+	case b[i] == close:
+		return i + 1, true, nil
+	}
+	return i, false, fail(b, i, fmt.Sprintf("expecting ',' or '%c'", close))
 }
 
 // ws skips JSON whitespace from i.

@@ -227,13 +227,7 @@ func BenchmarkWeeklyAttestation(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	start := sunday.AddDate(0, 0, -7)
-	for i := 0; i < 168; i++ {
-		slot := start.Add(time.Duration(i) * time.Hour)
-		if _, err := cycle.RunAndCommit(context.Background(), r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.HourlyCycles(b, r, signers, sunday.AddDate(0, 0, -7), 168)
 	snap, _ := gov.Load(r)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

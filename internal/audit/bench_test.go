@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/vision-ios/vios/internal/audit"
-	"github.com/vision-ios/vios/internal/clock"
-	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/testutil"
@@ -103,16 +101,6 @@ func ed25519Rate(d time.Duration) float64 {
 func benchHistory(b *testing.B, n int) string {
 	signers := testutil.Signers(b, "bench")
 	dir := testutil.InitRepo(b, signers)
-	r, err := ledger.Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	for i := 1; i <= n; i++ {
-		slot := testutil.Epoch.Add(time.Duration(i) * time.Hour)
-		if _, err := cycle.RunAndCommit(context.Background(), r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.HourlyCycles(b, testutil.OpenRepo(b, dir), signers, testutil.Epoch.Add(time.Hour), n)
 	return dir
 }

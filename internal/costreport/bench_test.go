@@ -1,19 +1,15 @@
 package costreport_test
 
 import (
-	"context"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/costreport"
-	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/economics"
 	"github.com/vision-ios/vios/internal/gctune"
 	"github.com/vision-ios/vios/internal/gov"
-	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
 	"github.com/vision-ios/vios/internal/testutil"
 )
@@ -30,18 +26,9 @@ func BenchmarkDailyReport(b *testing.B) {
 	}
 	signers := testutil.Signers(b, "bench")
 	dir := testutil.InitRepo(b, signers)
-	r, err := ledger.Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r := testutil.OpenRepo(b, dir)
 	start := testutil.Epoch.Add(time.Hour)
-	for i := 0; i < days*24; i++ {
-		slot := start.Add(time.Duration(i) * time.Hour)
-		if _, err := cycle.RunAndCommit(context.Background(), r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.HourlyCycles(b, r, signers, start, days*24)
 	snap, err := gov.Load(r)
 	if err != nil {
 		b.Fatal(err)

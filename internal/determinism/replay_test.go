@@ -105,12 +105,7 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	defer r.Close()
 	start := testutil.Epoch.Add(time.Hour)
-	for i := 0; i < 168; i++ {
-		slot := start.Add(time.Duration(i) * time.Hour)
-		if _, err := cycle.RunAndCommit(context.Background(), r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.HourlyCycles(b, r, signers, start, 168)
 	snap, _ := gov.Load(r)
 	bs, _, _ := determinism.LoadRange(r, snap.Commit, start, start.Add(168*time.Hour))
 	rp := &determinism.Replayer{Policy: snap.Policy, Registry: snap.Registry, Provider: llm.Builtin{}}

@@ -13,6 +13,8 @@ import (
 	"github.com/vision-ios/vios/internal/market"
 	"github.com/vision-ios/vios/internal/news"
 
+	"github.com/vision-ios/vios/internal/clock"
+	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/gov"
 	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/policy"
@@ -45,6 +47,18 @@ func InitRepo(tb testing.TB, signers map[string]*signing.Signer) string {
 		tb.Fatal(err)
 	}
 	return dir
+}
+
+// HourlyCycles commits n built-in cycles to r, one an hour from first,
+// each run on a simulated clock starting at its slot.
+func HourlyCycles(tb testing.TB, r *ledger.Repo, signers map[string]*signing.Signer, first time.Time, n int) {
+	tb.Helper()
+	for i := range n {
+		slot := first.Add(time.Duration(i) * time.Hour)
+		if _, err := cycle.RunAndCommit(context.Background(), r, cycle.Options{Slot: slot, Clock: clock.NewSim(slot, time.Second), Signers: signers}); err != nil {
+			tb.Fatalf("cycle at %s: %v", slot.Format(time.RFC3339), err)
+		}
+	}
 }
 
 // OpenRepo opens the repository at dir for the test, closed when it ends.

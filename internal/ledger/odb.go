@@ -39,7 +39,6 @@ type odb struct {
 
 	packs  []*pack
 	loaded bool
-	deltas int           // deltas applied (for tests)
 	zr     io.ReadCloser // zlib, for loose objects
 	fr     io.ReadCloser // raw deflate, for objects of known size
 	src    bytes.Reader
@@ -504,7 +503,6 @@ func (o *odb) packed(p *pack, off int64, depth int, dst []byte) (plumbing.Object
 	if err != nil {
 		return plumbing.InvalidObject, nil, err
 	}
-	o.deltas++
 	o.remember(p, off, depth, baseType, out)
 	return baseType, out, nil
 }

@@ -100,9 +100,20 @@ func TestODBMatchesGoGit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d objects (%d trees), %d deltas applied", n, trees, db.deltas)
-	if n < 150 || trees == 0 || db.deltas == 0 {
-		t.Fatalf("%d objects compared, %d deltas applied: the test repository is not what it should be", n, db.deltas)
+	// git's own account of the packs: objects stored as deltas (a
+	// verify-pack line with a depth and a base) that the odb resolved above.
+	deltas := 0
+	packs, _ := filepath.Glob(filepath.Join(r.GitDir(), "objects", "pack", "*.idx"))
+	for _, p := range packs {
+		for _, line := range strings.Split(gitcli.Run(t, dir, "verify-pack", "-v", p), "\n") {
+			if f := strings.Fields(line); len(f) == 7 && len(f[0]) == 40 {
+				deltas++
+			}
+		}
+	}
+	t.Logf("%d objects (%d trees), %d of them deltas", n, trees, deltas)
+	if n < 150 || trees == 0 || deltas == 0 {
+		t.Fatalf("%d objects compared, %d deltas: the test repository is not what it should be", n, deltas)
 	}
 	if _, _, err := db.read(plumbing.NewHash("0123456789012345678901234567890123456789"), nil); err == nil || !errorsIsNotFound(err) {
 		t.Fatalf("missing object: %v, want ErrObjectNotFound", err)

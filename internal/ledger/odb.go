@@ -39,7 +39,7 @@ type odb struct {
 
 	packs  []*pack
 	loaded bool
-	zr     io.ReadCloser // zlib, for loose objects
+	zr     io.ReadCloser // zlib, for loose objects (and a header raw deflate cannot take)
 	fr     io.ReadCloser // raw deflate, for objects of known size
 	src    bytes.Reader
 

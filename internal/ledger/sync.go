@@ -102,7 +102,7 @@ func (r *Repo) ObjectsOf(commits []*object.Commit) ([]plumbing.Hash, error) {
 	seen := map[plumbing.Hash]bool{}
 	var out []plumbing.Hash
 	for _, c := range commits {
-		hs, err := r.CommitObjects(c.Hash, seen)
+		hs, err := r.CommitObjects(c, seen)
 		if err != nil {
 			return nil, err
 		}
@@ -111,16 +111,13 @@ func (r *Repo) ObjectsOf(commits []*object.Commit) ([]plumbing.Hash, error) {
 	return out, nil
 }
 
-// CommitObjects returns the objects commit h introduces over its first
+// CommitObjects returns the objects commit c introduces over its first
 // parent: the commit itself and every tree and blob of its tree that the
 // parent's tree does not hold at the same place, skipping those in seen
 // (which it extends). Only changed subtrees are read, so the cost follows
 // the size of the change, not of the history.
-func (r *Repo) CommitObjects(h plumbing.Hash, seen map[plumbing.Hash]bool) ([]plumbing.Hash, error) {
-	c, err := r.Commit(h)
-	if err != nil {
-		return nil, fmt.Errorf("read commit %s: %w", short(h), err)
-	}
+func (r *Repo) CommitObjects(c *object.Commit, seen map[plumbing.Hash]bool) ([]plumbing.Hash, error) {
+	h := c.Hash
 	var parentTree plumbing.Hash
 	if len(c.ParentHashes) > 0 {
 		p, err := r.Commit(c.ParentHashes[0])

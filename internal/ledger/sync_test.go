@@ -215,7 +215,11 @@ func TestPackObjectsRoundTrip(t *testing.T) {
 	seen := map[plumbing.Hash]bool{}
 	var all []plumbing.Hash
 	for _, h := range hs {
-		objs, err := r.CommitObjects(h, seen)
+		c, err := r.Commit(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := r.CommitObjects(c, seen)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,15 +111,15 @@ func (s *syncer) fetchLocal() (plumbing.Hash, error) {
 	for len(queue) > 0 {
 		h := queue[0]
 		queue = queue[1:]
-		more, err := src.CommitObjects(h, seen)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("fetch from %s: %w", s.res.Remote, err)
-		}
-		hashes = append(hashes, more...)
 		c, err := src.Commit(h)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("fetch from %s: read commit %s: %w", s.res.Remote, short(h), err)
 		}
+		more, err := src.CommitObjects(c, seen)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("fetch from %s: %w", s.res.Remote, err)
+		}
+		hashes = append(hashes, more...)
 		// CommitObjects holds what h adds over its first parent; the
 		// other parents of a merge bring theirs when walked.
 		for _, p := range c.ParentHashes {

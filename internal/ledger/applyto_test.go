@@ -20,12 +20,7 @@ import (
 // moves only that branch and leaves HEAD, the worktree and the index
 // alone; on the checked-out branch it behaves like Apply.
 func TestApplyToNamedBranch(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := initRepo(t)
 	signer, pub := sshSigner(t, "CODE", 11)
 	ak, _ := signing.AuthorizedKey(pub)
 	ctx := context.Background()

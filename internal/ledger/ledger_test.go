@@ -19,6 +19,19 @@ import (
 	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
+// initRepo initialises a repository for the test, closed when it ends,
+// and returns it and its directory.
+func initRepo(t testing.TB) (*Repo, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, dir
+}
+
 func sshSigner(t testing.TB, agent string, seed byte) (*signing.SSHSigner, ed25519.PublicKey) {
 	t.Helper()
 	s := make([]byte, 32)
@@ -37,12 +50,7 @@ func sshSigner(t testing.TB, agent string, seed byte) (*signing.SSHSigner, ed255
 }
 
 func TestApplySignedCommitsVerifyWithGit(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := initRepo(t)
 	signer, pub := sshSigner(t, "CODE", 7)
 	ak, _ := signing.AuthorizedKey(pub)
 	when := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -88,12 +96,7 @@ func TestApplySignedCommitsVerifyWithGit(t *testing.T) {
 }
 
 func TestApplyRefusesMovedBranchAndBadPaths(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, _ := initRepo(t)
 	signer, _ := sshSigner(t, "CODE", 8)
 	ctx := context.Background()
 	ch := func(parent plumbing.Hash, p string) *Change {
@@ -136,12 +139,7 @@ func TestInitRefusesRepositoryWithCommits(t *testing.T) {
 }
 
 func TestLockSerialises(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := initRepo(t)
 	unlock, err := r.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -165,12 +163,7 @@ func TestLockSerialises(t *testing.T) {
 // payload and signature cut from the raw object are go-git's re-encoding
 // without the signature and its decoded signature.
 func TestSplitCommitSignatureMatchesGoGit(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, _ := initRepo(t)
 	signer, _ := sshSigner(t, "CODE", 5)
 	h, err := r.Apply(context.Background(), &Change{Subject: "s", Body: "body\n\ngpgsig lookalike", Trailers: [][2]string{{"Vios-Artifact", "t"}},
 		Files: []File{{Path: "a", Data: []byte("a")}}, Author: Person{"CODE", "code@x"}, When: time.Unix(1767225600, 0), Signer: signer})
@@ -206,12 +199,7 @@ func TestSplitCommitSignatureMatchesGoGit(t *testing.T) {
 // cut from it verify too.
 func TestSplitCommitSignatureAsGitVerifies(t *testing.T) {
 	gitcli.Available(t)
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := initRepo(t)
 	signer, pub := sshSigner(t, "CODE", 6)
 	ak, _ := signing.AuthorizedKey(pub)
 	h, err := r.Apply(context.Background(), &Change{Subject: "s", Files: []File{{Path: "a", Data: []byte("a")}},

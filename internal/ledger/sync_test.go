@@ -74,12 +74,7 @@ func TestHoldMakesLockReentrant(t *testing.T) {
 // unless the next lock holder clears it; a young one (a running git's) is
 // waited for, not removed at once.
 func TestStaleRefLockRecovered(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := initRepo(t)
 	commitN(t, r, 1, file("a"))
 	lock := filepath.Join(r.GitDir(), "refs", "heads", "main.lock")
 
@@ -162,12 +157,7 @@ func TestUpdateRefIsCompareAndSwap(t *testing.T) {
 // TestResetSyncsWorktree: moving the branch to another commit writes and
 // removes exactly the files that differ, index included (git status clean).
 func TestResetSyncsWorktree(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := initRepo(t)
 	hs := commitN(t, r, 1, file("keep"), file("d/e/new.json"), file("keep"))
 	if err := r.Reset(context.Background(), hs[2], hs[0]); err != nil {
 		t.Fatal(err)
@@ -270,12 +260,7 @@ func TestPackObjectsRoundTrip(t *testing.T) {
 // before writing the worktree and index leaves them behind; the next lock
 // holder brings them in line, leaving a person's edit alone.
 func TestRepairWorktreeAfterKill(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, dir := initRepo(t)
 	commitN(t, r, 1, file("edited"), file("state"))
 	if err := os.WriteFile(filepath.Join(dir, "edited"), []byte("a person's edit\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/layout"
 	"github.com/vision-ios/vios/internal/ledger"
@@ -63,13 +62,13 @@ func Load(r *ledger.Repo, h plumbing.Hash) ([]*Record, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tree, err := object.GetTree(r.Objects(), th)
+	entries, err := r.ReadTree(th)
 	if err != nil {
 		return nil, nil, err
 	}
-	recs := make([]*Record, 0, len(tree.Entries))
+	recs := make([]*Record, 0, len(entries))
 	problems := []string{}
-	for _, e := range tree.Entries {
+	for _, e := range entries {
 		if !strings.HasPrefix(e.Name, "DEV-") || !strings.HasSuffix(e.Name, ".json") || !e.Mode.IsFile() {
 			continue
 		}

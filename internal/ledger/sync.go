@@ -143,21 +143,15 @@ func (r *Repo) treeObjects(t, old plumbing.Hash, seen map[plumbing.Hash]bool, ou
 	}
 	seen[t] = true
 	*out = append(*out, t)
-	tree, err := object.GetTree(r.Objects(), t)
+	entries, err := r.ReadTree(t)
 	if err != nil {
 		return fmt.Errorf("read tree %s: %w", short(t), err)
 	}
-	prev := map[string]object.TreeEntry{}
-	if !old.IsZero() {
-		ot, err := object.GetTree(r.Objects(), old)
-		if err != nil {
-			return fmt.Errorf("read tree %s: %w", short(old), err)
-		}
-		for _, e := range ot.Entries {
-			prev[e.Name] = e
-		}
+	prev, err := r.treeEntries(old)
+	if err != nil {
+		return err
 	}
-	for _, e := range tree.Entries {
+	for _, e := range entries {
 		o, had := prev[e.Name]
 		if had && o.Hash == e.Hash {
 			continue
@@ -226,11 +220,11 @@ func (r *Repo) treeEntries(t plumbing.Hash) (map[string]object.TreeEntry, error)
 	if t.IsZero() {
 		return m, nil
 	}
-	tree, err := object.GetTree(r.Objects(), t)
+	entries, err := r.ReadTree(t)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", short(t), err)
 	}
-	for _, e := range tree.Entries {
+	for _, e := range entries {
 		m[e.Name] = e
 	}
 	return m, nil

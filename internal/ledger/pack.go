@@ -2,14 +2,17 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,8 +35,13 @@ import (
 // copying their compressed entries verbatim. An object is copied O(log n)
 // times over its life, a lookup consults O(log n) packs, and the cost of a
 // commit stays flat as history grows.
+//
+// A merge syncs the pack it writes before it removes the packs it replaces
+// (see installPack), so merges are not free: the commits' own packs, the
+// smallest, are merged levelZeroFan at a time, half as often as the rest.
 const (
 	mergeFan       = 8
+	levelZeroFan   = 16
 	levelZeroBytes = 64 << 10
 )
 
@@ -146,41 +154,52 @@ func (b *packBuilder) finish() (pack []byte, sum plumbing.Hash, idx []byte) {
 	pack = append(pack, s[:]...)
 	copy(sum[:], s[:])
 
-	es := append([]packEntry(nil), b.entries...)
-	sort.Slice(es, func(i, j int) bool { return bytes.Compare(es[i].hash[:], es[j].hash[:]) < 0 })
-	var x bytes.Buffer
-	x.Write([]byte{0xff, 't', 'O', 'c', 0, 0, 0, 2})
+	return pack, sum, packIndex(b.entries, sum)
+}
+
+// packIndex encodes the version-2 index of a pack holding entries (in any
+// order) whose checksum is sum.
+func packIndex(entries []packEntry, sum plumbing.Hash) []byte {
+	es := slices.Clone(entries)
+	slices.SortFunc(es, func(a, b packEntry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	var large []uint64
+	for _, e := range es {
+		if e.offset >= 1<<31 {
+			large = append(large, e.offset)
+		}
+	}
+	x := make([]byte, 0, 8+256*4+len(es)*(20+4+4)+len(large)*8+40)
+	x = append(x, 0xff, 't', 'O', 'c', 0, 0, 0, 2)
 	var fan [256]uint32
 	for _, e := range es {
 		fan[e.hash[0]]++
 	}
 	var total uint32
-	for i := range fan {
-		total += fan[i]
-		binary.Write(&x, binary.BigEndian, total)
+	for _, n := range fan {
+		total += n
+		x = binary.BigEndian.AppendUint32(x, total)
 	}
 	for _, e := range es {
-		x.Write(e.hash[:])
+		x = append(x, e.hash[:]...)
 	}
 	for _, e := range es {
-		binary.Write(&x, binary.BigEndian, e.crc)
+		x = binary.BigEndian.AppendUint32(x, e.crc)
 	}
-	var large []uint64
+	k := uint32(0)
 	for _, e := range es {
 		if e.offset < 1<<31 {
-			binary.Write(&x, binary.BigEndian, uint32(e.offset))
+			x = binary.BigEndian.AppendUint32(x, uint32(e.offset))
 		} else {
-			binary.Write(&x, binary.BigEndian, uint32(1<<31|len(large)))
-			large = append(large, e.offset)
+			x = binary.BigEndian.AppendUint32(x, 1<<31|k)
+			k++
 		}
 	}
 	for _, o := range large {
-		binary.Write(&x, binary.BigEndian, o)
+		x = binary.BigEndian.AppendUint64(x, o)
 	}
-	x.Write(sum[:])
-	is := sha1.Sum(x.Bytes())
-	x.Write(is[:])
-	return pack, sum, x.Bytes()
+	x = append(x, sum[:]...)
+	is := sha1.Sum(x)
+	return append(x, is[:]...)
 }
 
 // writePack stores the pending objects as one packfile with its index.
@@ -203,22 +222,75 @@ func (r *Repo) writePack(p *pending) error {
 
 func (r *Repo) storePack(b *packBuilder) error {
 	pack, sum, idx := b.finish()
-	dir := filepath.Join(r.gitDir, "objects", "pack")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	tmp, err := r.packTemp()
+	if err != nil {
 		return err
 	}
-	base := filepath.Join(dir, "pack-"+sum.String())
-	// Index first: go-git lists packs by their .pack file and cannot open
-	// a repository holding a .pack without its .idx, while both git and
-	// go-git ignore an .idx without its .pack. A crash between the two
-	// renames must leave the latter.
-	if err := writeFileAtomic(base+".idx", idx, 0o444); err != nil {
-		return fmt.Errorf("write pack index: %w", err)
-	}
-	if err := writeFileAtomic(base+".pack", pack, 0o444); err != nil {
+	if _, err := tmp.Write(pack); err != nil {
+		discard(tmp)
 		return fmt.Errorf("write pack: %w", err)
 	}
+	return installPack(tmp, sum, idx, false)
+}
+
+// packTemp creates the file a pack is written to before installPack
+// names it.
+func (r *Repo) packTemp() (*os.File, error) {
+	dir := filepath.Join(r.gitDir, "objects", "pack")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(dir, ".vios-pack-*")
+}
+
+// installPack names the pack written to tmp after its checksum and puts its
+// index beside it. Index first: go-git lists packs by their .pack file and
+// cannot open a repository holding a .pack without its .idx, while both git
+// and go-git ignore an .idx without its .pack. A crash between the two must
+// leave the latter.
+//
+// A durable pack is on disk, with its index and their names, when
+// installPack returns: a merged pack must be, before the packs it replaces
+// are removed. Git syncs the packs it writes for the same reason. A commit's
+// own pack is not synced, as git does not sync the loose objects of a
+// commit: a crash loses at worst the newest commits, never older history.
+func installPack(tmp *os.File, sum plumbing.Hash, idx []byte, durable bool) error {
+	dir := filepath.Dir(tmp.Name())
+	base := filepath.Join(dir, "pack-"+sum.String())
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			discard(tmp)
+			return fmt.Errorf("write pack: %w", err)
+		}
+	}
+	if err := tmp.Chmod(0o444); err != nil {
+		discard(tmp)
+		return fmt.Errorf("write pack: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write pack: %w", err)
+	}
+	if err := writeFile(base+".idx", idx, 0o444, durable); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write pack index: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), base+".pack"); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write pack: %w", err)
+	}
+	if durable {
+		if err := syncDir(dir); err != nil {
+			return fmt.Errorf("write pack: %w", err)
+		}
+	}
 	return nil
+}
+
+// discard closes and removes a temporary file that will not be used.
+func discard(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
 }
 
 type packFile struct {
@@ -279,98 +351,226 @@ func (r *Repo) maintain() error {
 	}
 	sort.Ints(lv)
 	for _, l := range lv {
-		if len(levels[l]) >= mergeFan {
+		fan := mergeFan
+		if l == 0 {
+			fan = levelZeroFan
+		}
+		if len(levels[l]) >= fan {
 			return r.merge(levels[l])
 		}
 	}
 	return nil
 }
 
-// errHasDeltas marks a pack (written by git, not vios) that merge leaves alone.
-var errHasDeltas = errors.New("pack holds deltas")
-
-// merge rewrites packs as one by copying their entries, then removes them.
+// merge rewrites packs as one, then removes them. Entries are copied as
+// they are: each run of entries in a pack is read in chunks through one
+// buffer, summed and written, so a merge costs a read, a write and the new
+// pack's checksum per byte, however large the packs.
 func (r *Repo) merge(packs []packFile) error {
-	type src struct {
-		p       packFile
-		pack    []byte
-		entries []packEntry
-	}
-	var srcs []src
-	total, size := 0, 0
-	for _, p := range packs {
-		pack, entries, err := readPack(p.base)
-		if errors.Is(err, errHasDeltas) {
-			r.unmergeable = append(r.unmergeable, filepath.Base(p.base))
-			continue
+	var srcs []*packSource
+	defer func() {
+		for _, s := range srcs {
+			s.f.Close()
 		}
+	}()
+	seen := map[plumbing.Hash]bool{}
+	count, size := 0, int64(0)
+	for _, p := range packs {
+		size += p.size
+		s, err := openPackSource(p)
 		if err != nil {
 			return fmt.Errorf("merge packs: %w", err)
 		}
-		srcs = append(srcs, src{p, pack, entries})
-		total += len(entries)
-		size += len(pack)
+		srcs = append(srcs, s)
+		s.keep = make([]bool, len(s.entries))
+		for i, e := range s.entries {
+			if !seen[e.hash] {
+				seen[e.hash], s.keep[i] = true, true
+				count++
+			}
+		}
 	}
 	if len(srcs) < 2 {
 		return nil
 	}
-	b := newPackBuilder(total, 0) // entries are copied as they are: nothing is compressed
-	b.buf.Grow(size)              // one allocation for the merged pack, not a doubling series
+	tmp, err := r.packTemp()
+	if err != nil {
+		return fmt.Errorf("merge packs: %w", err)
+	}
+	w := &packWriter{f: tmp, sum: sha1.New(), buf: make([]byte, min(size, mergeChunk))}
+	w.write(binary.BigEndian.AppendUint32([]byte{'P', 'A', 'C', 'K', 0, 0, 0, 2}, uint32(count)))
+	out := make([]packEntry, 0, count)
 	for _, s := range srcs {
-		end := uint64(len(s.pack) - 20)
-		for i, e := range s.entries { // sorted by offset
-			next := end
-			if i+1 < len(s.entries) {
-				next = s.entries[i+1].offset
-			}
-			if !b.seen[e.hash] {
-				b.addRaw(e.hash, e.crc, s.pack[e.offset:next])
-			}
+		if out, err = w.copyEntries(s, out); err != nil {
+			break
 		}
 	}
-	if err := r.storePack(b); err != nil {
+	var sum plumbing.Hash
+	w.sum.Sum(sum[:0])
+	if err = cmp.Or(err, w.err); err == nil {
+		_, err = tmp.Write(sum[:])
+	}
+	if err != nil {
+		discard(tmp)
+		var d deltaPack
+		if errors.As(err, &d) {
+			// A pack written by git may hold deltas, which a verbatim copy
+			// cannot move; it stays as it is.
+			r.unmergeable = append(r.unmergeable, filepath.Base(d.base))
+			return nil
+		}
+		return fmt.Errorf("merge packs: %w", err)
+	}
+	if err := installPack(tmp, sum, packIndex(out, sum), true); err != nil {
 		return fmt.Errorf("merge packs: %w", err)
 	}
 	// The merged pack is complete and indexed: the old ones can go, the
 	// .pack first, so that neither a reader listing packs nor a crash half
-	// way ever finds a .pack without its .idx (see storePack).
+	// way ever finds a .pack without its .idx (see installPack).
 	for _, s := range srcs {
-		os.Remove(s.p.base + ".pack")
-		os.Remove(s.p.base + ".rev")
-		os.Remove(s.p.base + ".idx")
+		os.Remove(s.base + ".pack")
+		os.Remove(s.base + ".rev")
+		os.Remove(s.base + ".idx")
 	}
 	r.refresh()
 	return nil
 }
 
-// readPack reads a pack and its index, returning the entries sorted by
-// offset. A pack holding delta entries returns errHasDeltas.
-func readPack(base string) ([]byte, []packEntry, error) {
-	idx, err := os.ReadFile(base + ".idx")
+// mergeChunk is how much of a pack a merge reads at a time.
+const mergeChunk = 1 << 20
+
+// packSource is a pack being merged: its open file and its index's entries,
+// sorted by offset.
+type packSource struct {
+	base    string
+	f       *os.File
+	end     uint64 // offset of the trailing checksum
+	entries []packEntry
+	keep    []bool // the entry is not a copy of one merged before it
+}
+
+// openPackSource opens a pack and reads its index.
+func openPackSource(p packFile) (*packSource, error) {
+	idx, err := os.ReadFile(p.base + ".idx")
 	if err != nil {
-		return nil, nil, err
-	}
-	pack, err := os.ReadFile(base + ".pack")
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	entries, err := parseIdx(idx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s.idx: %w", base, err)
+		return nil, fmt.Errorf("%s.idx: %w", p.base, err)
 	}
-	if len(pack) < 32 || string(pack[:4]) != "PACK" || !bytes.Equal(pack[len(pack)-20:], idx[len(idx)-40:len(idx)-20]) {
-		return nil, nil, fmt.Errorf("%s.pack: does not match its index", base)
+	f, err := os.Open(p.base + ".pack")
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].offset < entries[j].offset })
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	var head [12]byte
+	var trailer [20]byte
+	size := fi.Size()
+	if size < 32 {
+		f.Close()
+		return nil, fmt.Errorf("%s.pack: does not match its index", p.base)
+	}
+	_, err1 := f.ReadAt(head[:], 0)
+	_, err2 := f.ReadAt(trailer[:], size-20)
+	if err := cmp.Or(err1, err2); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if string(head[:4]) != "PACK" || !bytes.Equal(trailer[:], idx[len(idx)-40:len(idx)-20]) {
+		f.Close()
+		return nil, fmt.Errorf("%s.pack: does not match its index", p.base)
+	}
+	s := &packSource{base: p.base, f: f, end: uint64(size - 20), entries: entries}
+	slices.SortFunc(entries, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
 	for _, e := range entries {
-		if e.offset >= uint64(len(pack)-20) {
-			return nil, nil, fmt.Errorf("%s.pack: offset out of range", base)
-		}
-		if t := plumbing.ObjectType(pack[e.offset] >> 4 & 7); t == plumbing.OFSDeltaObject || t == plumbing.REFDeltaObject {
-			return nil, nil, errHasDeltas
+		if e.offset < 12 || e.offset >= s.end {
+			f.Close()
+			return nil, fmt.Errorf("%s.pack: offset out of range", p.base)
 		}
 	}
-	return pack, entries, nil
+	return s, nil
+}
+
+// deltaPack is the error of a pack that holds delta entries.
+type deltaPack struct{ base string }
+
+func (d deltaPack) Error() string { return d.base + ".pack holds deltas" }
+
+// packWriter writes a pack to its file and sums it as it goes.
+type packWriter struct {
+	f   *os.File
+	sum hash.Hash
+	n   uint64 // bytes written
+	buf []byte // for copies
+	err error  // the first write error
+}
+
+func (w *packWriter) write(p []byte) {
+	if w.err != nil || len(p) == 0 {
+		return
+	}
+	w.sum.Write(p)
+	_, w.err = w.f.Write(p)
+	w.n += uint64(len(p))
+}
+
+// copyEntries appends the entries of s it keeps, in runs, and adds them to
+// out with their offsets in the new pack.
+func (w *packWriter) copyEntries(s *packSource, out []packEntry) ([]packEntry, error) {
+	// The entries s.entries[run:i] lie in s at [from, to), not written yet;
+	// they land at w.n.
+	run := 0
+	var from, to uint64
+	if len(s.entries) > 0 {
+		from, to = s.entries[0].offset, s.entries[0].offset
+	}
+	for i, e := range s.entries {
+		next := s.end
+		if i+1 < len(s.entries) {
+			next = s.entries[i+1].offset
+		}
+		if e.offset != to || !s.keep[i] {
+			if err := w.copyRun(s, s.entries[run:i], from, to); err != nil {
+				return nil, err
+			}
+			run, from, to = i, e.offset, e.offset
+		}
+		if !s.keep[i] {
+			run, from, to = i+1, next, next
+			continue
+		}
+		out = append(out, packEntry{hash: e.hash, crc: e.crc, offset: w.n + e.offset - from})
+		to = next
+	}
+	return out, w.copyRun(s, s.entries[run:], from, to)
+}
+
+// copyRun copies s's bytes [from, to), which hold entries es, checking as it
+// goes that none of them is a delta.
+func (w *packWriter) copyRun(s *packSource, es []packEntry, from, to uint64) error {
+	for off := from; off < to; {
+		chunk := w.buf[:min(uint64(len(w.buf)), to-off)]
+		if _, err := s.f.ReadAt(chunk, int64(off)); err != nil {
+			return err
+		}
+		for len(es) > 0 && es[0].offset < off+uint64(len(chunk)) {
+			if t := plumbing.ObjectType(chunk[es[0].offset-off] >> 4 & 7); t == plumbing.OFSDeltaObject || t == plumbing.REFDeltaObject {
+				return deltaPack{s.base}
+			}
+			es = es[1:]
+		}
+		w.write(chunk)
+		if w.err != nil {
+			return w.err
+		}
+		off += uint64(len(chunk))
+	}
+	return nil
 }
 
 // parseIdx reads a version-2 pack index.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -62,6 +63,12 @@ func (r *Repo) syncWorktree(files []File, hashes map[string]plumbing.Hash) error
 // writeFileAtomic writes through a temporary file and a rename, creating
 // parent directories.
 func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
+	return writeFile(p, data, mode, false)
+}
+
+// writeFile is writeFileAtomic, which also syncs the file before the rename
+// when durable is set (the caller syncs the directory).
+func writeFile(p string, data []byte, mode os.FileMode, durable bool) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
@@ -69,17 +76,44 @@ func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		discard(tmp)
 		return err
 	}
 	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
+		discard(tmp)
 		return err
+	}
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			discard(tmp)
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
 		return err
 	}
-	return os.Rename(tmp.Name(), p)
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// syncDir makes the names created in dir durable. Windows cannot sync a
+// directory, and makes names durable by itself.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

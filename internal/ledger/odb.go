@@ -2,12 +2,14 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,6 +125,10 @@ func (o *odb) rescan() bool {
 		o.forget(p)
 		changed = true
 	}
+	// Lookups try the packs in order: the largest first, where most objects
+	// of a long history are after merges, so that a lookup rarely searches
+	// the indexes of the small recent packs in vain.
+	slices.SortStableFunc(packs, func(a, b *pack) int { return cmp.Compare(b.n, a.n) })
 	o.packs = packs
 	return changed
 }

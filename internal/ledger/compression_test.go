@@ -57,16 +57,22 @@ func packedSizes(t *testing.T, config ...string) map[string][2]int {
 // per block of at most 64 KB.
 func isStored(size, inPack int) bool { return inPack >= size+11 }
 
-// TestCompressionLevels: by default objects are deflated; the
-// repository's pack.compression, else core.compression, sets the level, as
-// for git; a level git would refuse is an input error naming the key, and
-// nothing is written.
+// TestCompressionLevels: by default blobs are deflated, trees and commits
+// stored; the repository's pack.compression, else core.compression, sets
+// the level of every object, as for git; a level git would refuse is an
+// input error naming the key, and nothing is written.
 func TestCompressionLevels(t *testing.T) {
 	def := packedSizes(t)
-	for _, typ := range []string{"blob", "commit"} {
-		if s := def[typ]; isStored(s[0], s[1]) {
-			t.Errorf("default: %s objects of %d bytes take %d in the pack, want them deflated", typ, s[0], s[1])
+	if s := def["blob"]; isStored(s[0], s[1]) {
+		t.Errorf("default: blob objects of %d bytes take %d in the pack, want them deflated", s[0], s[1])
+	}
+	for _, typ := range []string{"tree", "commit"} {
+		if s := def[typ]; !isStored(s[0], s[1]) {
+			t.Errorf("default: %s objects of %d bytes take %d in the pack, want them stored", typ, s[0], s[1])
 		}
+	}
+	if s := packedSizes(t, "core.compression", "1")["commit"]; isStored(s[0], s[1]) {
+		t.Errorf("core.compression 1: commit objects of %d bytes take %d in the pack, want them deflated", s[0], s[1])
 	}
 	stored := packedSizes(t, "core.compression", "0")
 	for _, typ := range []string{"blob", "tree", "commit"} {

@@ -55,7 +55,7 @@ type Repo struct {
 	recentOrder [][]plumbing.Hash
 	unmergeable []string
 	packSizes   map[string]int64 // pack base name → size, for maintain
-	level       *int             // zlib level of written objects, once read (see compression)
+	levels      *levels          // zlib levels of written objects, once read (see compression)
 }
 
 // Open opens the repository at dir (a worktree root or a bare repository)

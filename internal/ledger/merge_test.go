@@ -56,7 +56,7 @@ func TestMergeKeepsEveryObject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := newPackBuilder(1, 1)
+			b := newPackBuilder(1, defaultLevels)
 			if err := b.addObject(o); err != nil {
 				t.Fatal(err)
 			}

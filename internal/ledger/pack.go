@@ -76,14 +76,14 @@ type packBuilder struct {
 	buf     bytes.Buffer
 	entries []packEntry
 	seen    map[plumbing.Hash]bool
-	level   int // zlib level of the objects it compresses (-1 to 9)
-	zw      *zlib.Writer
+	levels  levels           // zlib level of each kind of object it compresses
+	zw      [11]*zlib.Writer // its compressors, by level+1
 }
 
-// newPackBuilder starts a pack of count objects compressed at zlib level
-// (see Repo.compression).
-func newPackBuilder(count, level int) *packBuilder {
-	b := &packBuilder{seen: map[plumbing.Hash]bool{}, level: level}
+// newPackBuilder starts a pack of count objects compressed at the given
+// levels (see Repo.compression).
+func newPackBuilder(count int, lv levels) *packBuilder {
+	b := &packBuilder{seen: map[plumbing.Hash]bool{}, levels: lv}
 	b.buf.WriteString("PACK")
 	binary.Write(&b.buf, binary.BigEndian, uint32(2))
 	binary.Write(&b.buf, binary.BigEndian, uint32(count)) // patched in finish
@@ -102,19 +102,10 @@ func (b *packBuilder) addObject(obj plumbing.EncodedObject) error {
 		size >>= 7
 	}
 	b.buf.WriteByte(c)
-	if b.zw == nil {
-		// A compressor allocates ~1 MB of tables: reuse them across packs.
-		if zw, ok := zlibPools[b.level+1].Get().(*zlib.Writer); ok {
-			b.zw = zw
-		} else {
-			var err error
-			if b.zw, err = zlib.NewWriterLevel(&b.buf, b.level); err != nil {
-				return err
-			}
-		}
+	zw, err := b.compressor(b.levels.of(obj.Type()))
+	if err != nil {
+		return err
 	}
-	b.zw.Reset(&b.buf)
-	zw := b.zw
 	rd, err := obj.Reader()
 	if err != nil {
 		return err
@@ -128,6 +119,29 @@ func (b *packBuilder) addObject(obj plumbing.EncodedObject) error {
 	b.entries = append(b.entries, packEntry{hash: obj.Hash(), crc: crc32.ChecksumIEEE(b.buf.Bytes()[start:]), offset: uint64(start)})
 	b.seen[obj.Hash()] = true
 	return nil
+}
+
+// compressor returns the builder's compressor for a level (-1 to 9), reset
+// to append to the pack. A compressor allocates ~1 MB of tables: they are
+// kept across packs (see finish).
+func (b *packBuilder) compressor(level int) (*zlib.Writer, error) {
+	if level < -1 || level > 9 {
+		return nil, fmt.Errorf("zlib level %d", level)
+	}
+	zw := b.zw[level+1]
+	if zw == nil {
+		if pooled, ok := zlibPools[level+1].Get().(*zlib.Writer); ok {
+			zw = pooled
+		} else {
+			var err error
+			if zw, err = zlib.NewWriterLevel(&b.buf, level); err != nil {
+				return nil, err
+			}
+		}
+		b.zw[level+1] = zw
+	}
+	zw.Reset(&b.buf)
+	return zw, nil
 }
 
 // addRaw appends an already encoded, non-delta pack entry.
@@ -144,9 +158,11 @@ var zlibPools [11]sync.Pool
 // finish returns the pack, its checksum and its index, and gives the
 // compressor back to the pool.
 func (b *packBuilder) finish() (pack []byte, sum plumbing.Hash, idx []byte) {
-	if b.zw != nil {
-		zlibPools[b.level+1].Put(b.zw)
-		b.zw = nil
+	for i, zw := range b.zw {
+		if zw != nil {
+			zlibPools[i].Put(zw)
+			b.zw[i] = nil
+		}
 	}
 	pack = b.buf.Bytes()
 	binary.BigEndian.PutUint32(pack[8:12], uint32(len(b.entries)))
@@ -207,11 +223,11 @@ func (r *Repo) writePack(p *pending) error {
 	if len(p.objs) == 0 {
 		return nil
 	}
-	level, err := r.compression()
+	lv, err := r.compression()
 	if err != nil {
 		return err
 	}
-	b := newPackBuilder(len(p.objs), level)
+	b := newPackBuilder(len(p.objs), lv)
 	for _, o := range p.objs {
 		if err := b.addObject(o); err != nil {
 			return fmt.Errorf("write pack: %w", err)

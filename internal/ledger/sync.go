@@ -179,11 +179,11 @@ func (r *Repo) treeObjects(t, old plumbing.Hash, seen map[plumbing.Hash]bool, ou
 // PackObjects encodes the objects as a packfile (whole objects, no deltas),
 // the form a remote's receive-pack accepts.
 func (r *Repo) PackObjects(hashes []plumbing.Hash) ([]byte, error) {
-	level, err := r.compression()
+	lv, err := r.compression()
 	if err != nil {
 		return nil, err
 	}
-	b := newPackBuilder(len(hashes), level)
+	b := newPackBuilder(len(hashes), lv)
 	for _, h := range hashes {
 		o, err := r.Objects().EncodedObject(plumbing.AnyObject, h)
 		if err != nil {

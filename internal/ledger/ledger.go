@@ -7,6 +7,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -144,7 +145,7 @@ func (r *Repo) Root() string { return r.root }
 
 // Branch returns the reference HEAD points to (refs/heads/main).
 func (r *Repo) Branch() (plumbing.ReferenceName, error) {
-	ref, err := r.storage.Reference(plumbing.HEAD)
+	ref, err := r.reference(plumbing.HEAD)
 	if err != nil {
 		return "", fmt.Errorf("read HEAD: %w", err)
 	}
@@ -160,7 +161,7 @@ func (r *Repo) Head() (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	ref, err := r.storage.Reference(br)
+	ref, err := r.reference(br)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, ErrNoCommits
 	}
@@ -168,6 +169,29 @@ func (r *Repo) Head() (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", br, err)
 	}
 	return ref.Hash(), nil
+}
+
+// reference reads a reference without resolving it. A loose reference of
+// the usual form (a hash, or "ref: " and a name, on one line) is read
+// straight from its file: go-git's storage would stat every directory on
+// the way, twice, and a commit reads its branch three times. Anything else
+// (a packed reference, a name outside refs/, an unusual file) is go-git's
+// to read.
+func (r *Repo) reference(name plumbing.ReferenceName) (*plumbing.Reference, error) {
+	n := string(name)
+	if n == "HEAD" || strings.HasPrefix(n, "refs/") && !strings.Contains(n, "..") && !strings.ContainsAny(n, "\\:\x00") {
+		data, err := os.ReadFile(filepath.Join(r.gitDir, filepath.FromSlash(n)))
+		if err == nil && len(data) > 0 && data[len(data)-1] == '\n' {
+			line := string(data[:len(data)-1])
+			if target, ok := strings.CutPrefix(line, "ref: "); ok && strings.HasPrefix(target, "refs/") && !strings.ContainsAny(target, " \t\n") {
+				return plumbing.NewSymbolicReference(name, plumbing.ReferenceName(target)), nil
+			}
+			if _, err := hex.DecodeString(line); err == nil && len(line) == 40 {
+				return plumbing.NewHashReference(name, plumbing.NewHash(line)), nil
+			}
+		}
+	}
+	return r.storage.Reference(name)
 }
 
 // Commit returns a commit object.
@@ -369,7 +393,7 @@ func (r *Repo) ApplyTo(ctx context.Context, branch plumbing.ReferenceName, c *Ch
 // tip returns the commit branch points to, or ErrNoCommits when it does
 // not exist yet.
 func (r *Repo) tip(br plumbing.ReferenceName) (plumbing.Hash, error) {
-	ref, err := r.storage.Reference(br)
+	ref, err := r.reference(br)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, ErrNoCommits
 	}

@@ -229,3 +229,38 @@ func TestSplitCommitSignatureAsGitVerifies(t *testing.T) {
 		t.Fatalf("git verifies the commit, the split does not: %v", err)
 	}
 }
+
+// TestReferenceReadsAsGoGit: the direct read of loose references agrees
+// with go-git's storage on every form a reference takes, and leaves the
+// others (packed, missing, malformed, outside refs/) to it.
+func TestReferenceReadsAsGoGit(t *testing.T) {
+	gitcli.Available(t)
+	dir := t.TempDir()
+	run := func(args ...string) string { return gitcli.Run(t, dir, args...) }
+	run("init", "-q", "-b", "main")
+	run("-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "--allow-empty", "-m", "one")
+	run("branch", "packed")
+	run("pack-refs", "--all", "--prune")
+	run("branch", "loose")
+	run("symbolic-ref", "refs/heads/sym", "refs/heads/loose")
+	gitDir := filepath.Join(dir, ".git")
+	os.WriteFile(filepath.Join(gitDir, "refs", "heads", "crlf"), []byte(strings.TrimSpace(run("rev-parse", "HEAD"))+"\r\n"), 0o644)
+	os.WriteFile(filepath.Join(gitDir, "refs", "heads", "junk"), []byte("not a ref\n"), 0o644)
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, name := range []plumbing.ReferenceName{"HEAD", "refs/heads/main", "refs/heads/packed", "refs/heads/loose",
+		"refs/heads/sym", "refs/heads/crlf", "refs/heads/junk", "refs/heads/none", "refs/heads/../../HEAD"} {
+		got, gerr := r.reference(name)
+		want, werr := r.storage.Reference(name)
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Errorf("%s: error %v, go-git %v", name, gerr, werr)
+			continue
+		}
+		if gerr == nil && got.String() != want.String() {
+			t.Errorf("%s: %s, go-git %s", name, got, want)
+		}
+	}
+}

@@ -56,6 +56,7 @@ type Repo struct {
 	recentOrder [][]plumbing.Hash
 	unmergeable []string
 	packSizes   map[string]int64 // pack base name → size, for maintain
+	mergeDueIn  int              // commits before a level-0 merge can be due (see maintainAfterCommit)
 	levels      *levels          // zlib levels of written objects, once read (see compression)
 }
 
@@ -457,7 +458,7 @@ func (r *Repo) apply(ctx context.Context, br plumbing.ReferenceName, c *Change, 
 	if err := r.setRef(br, c.Parent, h); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if err := r.maintain(); err != nil {
+	if err := r.maintainAfterCommit(); err != nil {
 		return h, fmt.Errorf("commit %s landed; pack maintenance failed: %w", short(h), err)
 	}
 	if r.root != "" && checkedOut {

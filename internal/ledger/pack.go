@@ -314,6 +314,22 @@ type packFile struct {
 	size int64
 }
 
+// maintainAfterCommit is maintain after a commit wrote its small pack.
+// Listing the pack directory costs more than the rest of a commit's check,
+// and only the commits' own packs arrive between merges: when the last
+// listing found n packs of level 0, no merge is due before another
+// levelZeroFan-n of them, so the directory is listed again only then. A
+// pack another process wrote meanwhile is seen at that listing, and a Repo
+// that has not listed the directory yet (as in a process that commits
+// once) lists it at once.
+func (r *Repo) maintainAfterCommit() error {
+	if r.packSizes != nil && r.mergeDueIn > 1 {
+		r.mergeDueIn--
+		return nil
+	}
+	return r.maintain()
+}
+
 // maintain merges a level of small packs when it is full. It runs under the
 // repository lock, after the branch moved, so a failure here never loses a
 // commit: the objects stay readable in the packs they are in.
@@ -361,6 +377,7 @@ func (r *Repo) maintain() error {
 		levels[lvl] = append(levels[lvl], packFile{base: filepath.Join(dir, base), size: size})
 	}
 	r.packSizes = sizes
+	r.mergeDueIn = levelZeroFan - len(levels[0])
 	var lv []int
 	for l := range levels {
 		lv = append(lv, l)
@@ -372,6 +389,9 @@ func (r *Repo) maintain() error {
 			fan = levelZeroFan
 		}
 		if len(levels[l]) >= fan {
+			if l == 0 {
+				r.mergeDueIn = levelZeroFan
+			}
 			return r.merge(levels[l])
 		}
 	}

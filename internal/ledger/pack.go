@@ -144,13 +144,6 @@ func (b *packBuilder) compressor(level int) (*zlib.Writer, error) {
 	return zw, nil
 }
 
-// addRaw appends an already encoded, non-delta pack entry.
-func (b *packBuilder) addRaw(h plumbing.Hash, crc uint32, raw []byte) {
-	b.entries = append(b.entries, packEntry{hash: h, crc: crc, offset: uint64(b.buf.Len())})
-	b.seen[h] = true
-	b.buf.Write(raw)
-}
-
 // zlibPools keep compressors between packs, one pool per level (-1 to 9,
 // at index level+1): a compressor keeps the level it was made with.
 var zlibPools [11]sync.Pool
@@ -574,7 +567,7 @@ func (w *packWriter) copyEntries(s *packSource, out []packEntry) ([]packEntry, e
 			if err := w.copyRun(s, s.entries[run:i], from, to); err != nil {
 				return nil, err
 			}
-			run, from, to = i, e.offset, e.offset
+			run, from = i, e.offset
 		}
 		if !s.keep[i] {
 			run, from, to = i+1, next, next

@@ -75,7 +75,6 @@ type packEntry struct {
 type packBuilder struct {
 	buf     bytes.Buffer
 	entries []packEntry
-	seen    map[plumbing.Hash]bool
 	levels  levels           // zlib level of each kind of object it compresses
 	zw      [11]*zlib.Writer // its compressors, by level+1
 }
@@ -83,7 +82,7 @@ type packBuilder struct {
 // newPackBuilder starts a pack of count objects compressed at the given
 // levels (see Repo.compression).
 func newPackBuilder(count int, lv levels) *packBuilder {
-	b := &packBuilder{seen: map[plumbing.Hash]bool{}, levels: lv}
+	b := &packBuilder{levels: lv}
 	b.buf.WriteString("PACK")
 	binary.Write(&b.buf, binary.BigEndian, uint32(2))
 	binary.Write(&b.buf, binary.BigEndian, uint32(count)) // patched in finish
@@ -117,7 +116,6 @@ func (b *packBuilder) addObject(obj plumbing.EncodedObject) error {
 		return err
 	}
 	b.entries = append(b.entries, packEntry{hash: obj.Hash(), crc: crc32.ChecksumIEEE(b.buf.Bytes()[start:]), offset: uint64(start)})
-	b.seen[obj.Hash()] = true
 	return nil
 }
 

@@ -515,11 +515,10 @@ func blob(data []byte) *plumbing.MemoryObject {
 func (r *Repo) updateTree(p *pending, base plumbing.Hash, files map[string]plumbing.Hash) (plumbing.Hash, error) {
 	var entries []object.TreeEntry
 	if !base.IsZero() {
-		t, err := object.GetTree(r.Objects(), base)
-		if err != nil {
+		var err error
+		if entries, err = r.ReadTree(base); err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read tree %s: %w", short(base), err)
 		}
-		entries = append(entries, t.Entries...)
 	}
 	direct := map[string]plumbing.Hash{}
 	sub := map[string]map[string]plumbing.Hash{}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/agents"
 	"github.com/vision-ios/vios/internal/audit"
@@ -400,12 +399,12 @@ func deviationsIn(r *ledger.Repo, h plumbing.Hash, start, end time.Time) ([]stri
 	if err != nil {
 		return []string{}, nil
 	}
-	tree, err := object.GetTree(r.Objects(), th)
+	tree, err := r.ReadTree(th)
 	if err != nil {
 		return nil, err
 	}
 	out := []string{}
-	for _, e := range tree.Entries {
+	for _, e := range tree {
 		if !strings.HasSuffix(e.Name, ".json") {
 			continue
 		}

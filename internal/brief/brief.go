@@ -371,12 +371,12 @@ func earliestAttestation(r *ledger.Repo, tree plumbing.Hash) (time.Time, bool) {
 	if err != nil {
 		return time.Time{}, false
 	}
-	t, err := object.GetTree(r.Objects(), th)
+	t, err := r.ReadTree(th)
 	if err != nil {
 		return time.Time{}, false
 	}
 	var best time.Time
-	for _, e := range t.Entries {
+	for _, e := range t {
 		d, ok := strings.CutPrefix(e.Name, "VEGA_ATTESTATION_")
 		if !ok {
 			continue
@@ -400,12 +400,12 @@ func firstDay(r *ledger.Repo, tree plumbing.Hash) (time.Time, bool) {
 	}
 	var parts []string
 	for depth := 0; depth < 3; depth++ {
-		t, err := object.GetTree(r.Objects(), cur)
+		t, err := r.ReadTree(cur)
 		if err != nil {
 			return time.Time{}, false
 		}
 		var dirs []object.TreeEntry
-		for _, e := range t.Entries {
+		for _, e := range t {
 			if e.Mode == filemode.Dir {
 				dirs = append(dirs, e)
 			}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/economics"
 	"github.com/vision-ios/vios/internal/layout"
@@ -48,12 +47,12 @@ func dayFiles(r *ledger.Repo, h plumbing.Hash, dir, prefix string) ([]DayFile, e
 	if err != nil {
 		return nil, err
 	}
-	tree, err := object.GetTree(r.Objects(), th)
+	tree, err := r.ReadTree(th)
 	if err != nil {
 		return nil, err
 	}
 	var out []DayFile
-	for _, e := range tree.Entries {
+	for _, e := range tree {
 		if e.Mode == filemode.Dir {
 			continue
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/fault"
@@ -102,11 +101,11 @@ func LoadCycle(r *ledger.Repo, h plumbing.Hash, id string) (Bundle, error) {
 	var found string
 	var walk func(plumbing.Hash, string) error
 	walk = func(t plumbing.Hash, dir string) error {
-		tree, err := object.GetTree(r.Objects(), t)
+		tree, err := r.ReadTree(t)
 		if err != nil {
 			return err
 		}
-		for _, e := range tree.Entries {
+		for _, e := range tree {
 			switch {
 			case found != "":
 				return nil

@@ -11,7 +11,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // repairWorktree brings the worktree and index back in line with the
@@ -50,7 +49,7 @@ func (r *Repo) repairWorktree() error {
 	}
 	var walk func(t plumbing.Hash, dir string) error
 	walk = func(t plumbing.Hash, dir string) error {
-		tree, err := object.GetTree(r.Objects(), t)
+		tree, err := r.ReadTree(t)
 		if err != nil {
 			return err
 		}
@@ -60,7 +59,7 @@ func (r *Repo) repairWorktree() error {
 				os.Remove(p)
 			}
 		}
-		for _, e := range tree.Entries {
+		for _, e := range tree {
 			p := e.Name
 			if dir != "" {
 				p = dir + "/" + e.Name

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/economics"
 	"github.com/vision-ios/vios/internal/layout"
@@ -55,11 +54,11 @@ func RepoGauges(dir string) func(ctx context.Context, now time.Time) (Gauges, er
 		if err != nil {
 			return g, err
 		}
-		tree, err := object.GetTree(r.Objects(), th)
+		tree, err := r.ReadTree(th)
 		if err != nil {
 			return g, err
 		}
-		for _, e := range tree.Entries {
+		for _, e := range tree {
 			if ctx.Err() != nil {
 				return g, ctx.Err()
 			}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vision-ios/vios/internal/deviation"
 	"github.com/vision-ios/vios/internal/gov"
@@ -198,12 +197,12 @@ func latestDated(r *ledger.Repo, tree plumbing.Hash, dir, prefix, suffix string)
 	if err != nil {
 		return time.Time{}, false
 	}
-	t, err := object.GetTree(r.Objects(), th)
+	t, err := r.ReadTree(th)
 	if err != nil {
 		return time.Time{}, false
 	}
 	var best time.Time
-	for _, e := range t.Entries {
+	for _, e := range t {
 		d, ok := strings.CutPrefix(e.Name, prefix)
 		if !ok {
 			continue
@@ -224,12 +223,12 @@ func deviations(r *ledger.Repo, tree plumbing.Hash) ([]deviation.Record, error) 
 	if err != nil {
 		return nil, nil
 	}
-	t, err := object.GetTree(r.Objects(), th)
+	t, err := r.ReadTree(th)
 	if err != nil {
 		return nil, err
 	}
 	var out []deviation.Record
-	for _, e := range t.Entries {
+	for _, e := range t {
 		if !strings.HasSuffix(e.Name, ".json") {
 			continue
 		}

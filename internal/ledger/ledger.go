@@ -173,15 +173,22 @@ func (r *Repo) Head() (plumbing.Hash, error) {
 }
 
 // reference reads a reference without resolving it. A loose reference of
-// the usual form (a hash, or "ref: " and a name, on one line) is read
-// straight from its file: go-git's storage would stat every directory on
+// the usual form (a regular file holding a hash, or "ref: " and a name, on
+// one line) is read straight from its file: go-git's storage would stat every directory on
 // the way, twice, and a commit reads its branch three times. Anything else
 // (a packed reference, a name outside refs/, an unusual file) is go-git's
 // to read.
 func (r *Repo) reference(name plumbing.ReferenceName) (*plumbing.Reference, error) {
 	n := string(name)
 	if n == "HEAD" || strings.HasPrefix(n, "refs/") && !strings.Contains(n, "..") && !strings.ContainsAny(n, "\\:\x00") {
-		data, err := os.ReadFile(filepath.Join(r.gitDir, filepath.FromSlash(n)))
+		p := filepath.Join(r.gitDir, filepath.FromSlash(n))
+		var data []byte
+		// A symbolic link is go-git's to follow or refuse (it refuses one
+		// that leaves the repository).
+		fi, err := os.Lstat(p)
+		if err == nil && fi.Mode().IsRegular() {
+			data, err = os.ReadFile(p)
+		}
 		if err == nil && len(data) > 0 && data[len(data)-1] == '\n' {
 			line := string(data[:len(data)-1])
 			if target, ok := strings.CutPrefix(line, "ref: "); ok && strings.HasPrefix(target, "refs/") && !strings.ContainsAny(target, " \t\n") {

@@ -246,13 +246,20 @@ func TestReferenceReadsAsGoGit(t *testing.T) {
 	gitDir := filepath.Join(dir, ".git")
 	os.WriteFile(filepath.Join(gitDir, "refs", "heads", "crlf"), []byte(strings.TrimSpace(run("rev-parse", "HEAD"))+"\r\n"), 0o644)
 	os.WriteFile(filepath.Join(gitDir, "refs", "heads", "junk"), []byte("not a ref\n"), 0o644)
+	// Symbolic links: go-git follows one inside the repository and refuses
+	// one that leaves it.
+	outside := filepath.Join(t.TempDir(), "x")
+	os.WriteFile(outside, []byte(strings.TrimSpace(run("rev-parse", "HEAD"))+"\n"), 0o644)
+	os.Symlink(outside, filepath.Join(gitDir, "refs", "heads", "outside"))
+	os.Symlink("loose", filepath.Join(gitDir, "refs", "heads", "link"))
 	r, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	for _, name := range []plumbing.ReferenceName{"HEAD", "refs/heads/main", "refs/heads/packed", "refs/heads/loose",
-		"refs/heads/sym", "refs/heads/crlf", "refs/heads/junk", "refs/heads/none", "refs/heads/../../HEAD"} {
+		"refs/heads/sym", "refs/heads/crlf", "refs/heads/junk", "refs/heads/none", "refs/heads/../../HEAD",
+		"refs/heads/outside", "refs/heads/link"} {
 		got, gerr := r.reference(name)
 		want, werr := r.storage.Reference(name)
 		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {

@@ -2,10 +2,12 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,9 @@ func TestMergeKeepsEveryObject(t *testing.T) {
 	idxs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.idx"))
 	if len(idxs) > levelZeroFan {
 		t.Fatalf("%d packs after %d commits: packs were not merged", len(idxs), commits)
+	}
+	if lv := packLevels(t, dir); lv[2] != 1 || lv[1] != 0 {
+		t.Fatalf("packs by level after %d commits: %v, want the eight level-1 packs merged into one of level 2", commits, lv)
 	}
 	held := map[string]string{}
 	for _, idx := range idxs {
@@ -147,5 +152,111 @@ func TestMergeLeavesDeltaPacks(t *testing.T) {
 	run("fsck", "--strict", "--full")
 	if got := run("show", "HEAD~"+fmt.Sprint(2*levelZeroFan)+":f.txt"); got != line+"2" {
 		t.Fatalf("git's last commit reads %q", got)
+	}
+}
+
+// packLevels counts the repository's packs by merge level.
+func packLevels(t *testing.T, dir string) map[int]int {
+	t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.pack"))
+	lv := map[int]int{}
+	for _, p := range packs {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := 0
+		for s := fi.Size(); s >= levelZeroBytes; s /= mergeFan {
+			l++
+		}
+		lv[l]++
+	}
+	return lv
+}
+
+// TestMergeIntoItself: when the first pack of a merge already holds every
+// object of the others, the merged pack is that pack, under its own name;
+// the merge removes the others and keeps it.
+func TestMergeIntoItself(t *testing.T) {
+	r, dir := initRepo(t)
+	signer, _ := sshSigner(t, "CODE", 3)
+	h, err := r.Apply(context.Background(), &Change{Subject: "c", Files: []File{{Path: "a.txt", Data: []byte("a")}, {Path: "b.txt", Data: []byte("b")}},
+		Author: Person{"CODE", "code@x"}, When: time.Unix(1767225600, 0).UTC(), Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	packDir := filepath.Join(dir, ".git", "objects", "pack")
+	whole, _ := filepath.Glob(filepath.Join(packDir, "pack-*.pack"))
+	if len(whole) != 1 {
+		t.Fatalf("%d packs after one commit", len(whole))
+	}
+	c, err := r.Commit(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.Lookup(c.TreeHash, "a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := r.Objects().EncodedObject(plumbing.BlobObject, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newPackBuilder(1, defaultLevels)
+	if err := b.addObject(o); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.storePack(b); err != nil {
+		t.Fatal(err)
+	}
+	var packs []packFile
+	for _, p := range append(whole, func() []string {
+		all, _ := filepath.Glob(filepath.Join(packDir, "pack-*.pack"))
+		return slices.DeleteFunc(all, func(p string) bool { return p == whole[0] })
+	}()...) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		packs = append(packs, packFile{base: strings.TrimSuffix(p, ".pack"), size: fi.Size()})
+	}
+	if len(packs) != 2 {
+		t.Fatalf("%d packs, want the commit's and the copy's", len(packs))
+	}
+	if err := r.merge(packs); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := filepath.Glob(filepath.Join(packDir, "pack-*.pack"))
+	if len(after) != 1 || after[0] != whole[0] {
+		t.Fatalf("packs after the merge: %v, want %v", after, whole)
+	}
+	gitcli.Run(t, dir, "fsck", "--strict", "--full")
+}
+
+// TestStaleTemporaryFilesRemoved: a pack a writer left half written (a
+// killed merge) is removed once it is old; a fresh one, perhaps a live
+// writer's, is left alone.
+func TestStaleTemporaryFilesRemoved(t *testing.T) {
+	r, dir := initRepo(t)
+	signer, _ := sshSigner(t, "CODE", 3)
+	packDir := filepath.Join(dir, ".git", "objects", "pack")
+	os.MkdirAll(packDir, 0o755)
+	stale, fresh := filepath.Join(packDir, ".vios-pack-1"), filepath.Join(packDir, ".vios-tmp-2")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("half a pack"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleTemp)
+	os.Chtimes(stale, old, old)
+	if _, err := r.Apply(context.Background(), &Change{Subject: "c", Files: []File{{Path: "a.txt", Data: []byte("a")}},
+		Author: Person{"CODE", "code@x"}, When: time.Unix(1767225600, 0).UTC(), Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary pack: %v, want it removed", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temporary file: %v, want it left", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/klauspost/compress/zlib"
@@ -254,7 +255,8 @@ func (r *Repo) packTemp() (*os.File, error) {
 // index beside it. Index first: go-git lists packs by their .pack file and
 // cannot open a repository holding a .pack without its .idx, while both git
 // and go-git ignore an .idx without its .pack. A crash between the two must
-// leave the latter.
+// leave the latter (file systems that journal metadata, as ext4, keep the
+// two renames in order; a durable pack syncs its directory between them).
 //
 // A durable pack is on disk, with its index and their names, when
 // installPack returns: a merged pack must be, before the packs it replaces
@@ -282,6 +284,14 @@ func installPack(tmp *os.File, sum plumbing.Hash, idx []byte, durable bool) erro
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write pack index: %w", err)
 	}
+	if durable {
+		// The index's name first, even where the file system may keep
+		// renames out of order.
+		if err := syncDir(dir); err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("write pack index: %w", err)
+		}
+	}
 	if err := os.Rename(tmp.Name(), base+".pack"); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write pack: %w", err)
@@ -303,6 +313,24 @@ func discard(f *os.File) {
 type packFile struct {
 	base string // path without extension
 	size int64
+}
+
+// staleTemp is the age past which a temporary file in the pack directory
+// is a crashed writer's: vios writes packs under the repository lock, in
+// well under a minute.
+const staleTemp = time.Hour
+
+// removeStale removes e, a file of the pack directory dir, if it is a
+// temporary file of vios's (a pack or an index being written) older than
+// staleTemp. A writer killed half way, a merge above all, would otherwise
+// leave it there for good: git gc removes only its own.
+func removeStale(dir string, e os.DirEntry) {
+	if !strings.HasPrefix(e.Name(), ".vios-") {
+		return
+	}
+	if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
 }
 
 // maintainAfterCommit is maintain after a commit wrote its small pack.
@@ -338,6 +366,7 @@ func (r *Repo) maintain() error {
 		if n, ok := strings.CutSuffix(e.Name(), ".keep"); ok {
 			skip[n] = true
 		}
+		removeStale(dir, e)
 	}
 	for _, n := range r.unmergeable {
 		skip[n] = true
@@ -380,9 +409,9 @@ func (r *Repo) maintain() error {
 			fan = levelZeroFan
 		}
 		if len(levels[l]) >= fan {
-			if l == 0 {
-				r.mergeDueIn = levelZeroFan
-			}
+			// The merge may fill the next level, or be given up (a pack
+			// git wrote with deltas): the next commit lists again.
+			r.mergeDueIn = 1
 			return r.merge(levels[l])
 		}
 	}
@@ -395,11 +424,15 @@ func (r *Repo) maintain() error {
 // pack's checksum per byte, however large the packs.
 func (r *Repo) merge(packs []packFile) error {
 	var srcs []*packSource
-	defer func() {
+	closeAll := func() {
 		for _, s := range srcs {
-			s.f.Close()
+			if s.f != nil {
+				s.f.Close()
+				s.f = nil
+			}
 		}
-	}()
+	}
+	defer closeAll()
 	seen := map[plumbing.Hash]bool{}
 	count, size := 0, int64(0)
 	for _, p := range packs {
@@ -453,8 +486,15 @@ func (r *Repo) merge(packs []packFile) error {
 	}
 	// The merged pack is complete and indexed: the old ones can go, the
 	// .pack first, so that neither a reader listing packs nor a crash half
-	// way ever finds a .pack without its .idx (see installPack).
+	// way ever finds a .pack without its .idx (see installPack). A source
+	// whose every other source's objects it already held comes out of the
+	// merge unchanged, under its own name: that one stays.
+	closeAll()
+	merged := "pack-" + sum.String()
 	for _, s := range srcs {
+		if filepath.Base(s.base) == merged {
+			continue
+		}
 		os.Remove(s.base + ".pack")
 		os.Remove(s.base + ".rev")
 		os.Remove(s.base + ".idx")

@@ -310,6 +310,16 @@ func discard(f *os.File) {
 	os.Remove(f.Name())
 }
 
+// packLevel is the merge level of a pack of size bytes: 0 below
+// levelZeroBytes, one more for each factor of mergeFan above.
+func packLevel(size int64) int {
+	l := 0
+	for s := size; s >= levelZeroBytes; s /= mergeFan {
+		l++
+	}
+	return l
+}
+
 type packFile struct {
 	base string // path without extension
 	size int64
@@ -390,10 +400,7 @@ func (r *Repo) maintain() error {
 			size = fi.Size()
 		}
 		sizes[base] = size
-		lvl := 0
-		for s := size; s >= levelZeroBytes; s /= mergeFan {
-			lvl++
-		}
+		lvl := packLevel(size)
 		levels[lvl] = append(levels[lvl], packFile{base: filepath.Join(dir, base), size: size})
 	}
 	r.packSizes = sizes

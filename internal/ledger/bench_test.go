@@ -54,36 +54,16 @@ var bodies = func() (out [16]struct{ log, evidence string }) {
 	return out
 }()
 
-func benchRepo(b *testing.B) (*Repo, string) {
-	dir := filepath.Join(b.TempDir(), "bare.git")
-	if d := os.Getenv("VIOS_BENCH_REPO"); d != "" {
-		dir = d
-	}
-	r, err := InitBare(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { r.Close() })
-	return r, dir
-}
-
 // BenchmarkSignedCommit commits one cycle-shaped artifact per iteration,
-// SSH-signed, through the object store into a bare repository.
+// SSH-signed, through the object store into a bare repository
+// (VIOS_BENCH_REPO, to keep it, or a temporary one).
 func BenchmarkSignedCommit(b *testing.B) {
 	gctune.Apply() // as the vios binary runs
-	r, _ := benchRepo(b)
-	signer, _ := sshSigner(b, "CODE", 1)
-	ctx := context.Background()
-	var parent plumbing.Hash
+	repo := newBenchRepo(b, os.Getenv("VIOS_BENCH_REPO"))
 	b.ResetTimer()
 	startCPU := cputime.Self()
 	for i := 0; i < b.N; i++ {
-		h, err := r.Apply(ctx, &Change{Subject: "cycle", Trailers: [][2]string{{"Vios-Artifact", "signature_log"}}, Files: artifact(i),
-			Author: Person{"CODE", "code@vision-ios.agents"}, When: time.Unix(int64(1767225600+i*3600), 0).UTC(), Signer: signer, Parent: parent})
-		if err != nil {
-			b.Fatal(err)
-		}
-		parent = h
+		repo.commit(b, i)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 	b.ReportMetric(float64((cputime.Self()-startCPU).Microseconds())/float64(b.N), "cpu-µs/commit")
@@ -109,7 +89,7 @@ func BenchmarkCommitFlatness(b *testing.B) {
 	}
 	const window = 1000
 	for it := 0; it < b.N; it++ {
-		fresh, long := newFlatRepo(b), newFlatRepo(b)
+		fresh, long := newBenchRepo(b, ""), newBenchRepo(b, "")
 		start := time.Now()
 		for i := range n - window {
 			if i == window {
@@ -137,30 +117,34 @@ func BenchmarkCommitFlatness(b *testing.B) {
 	}
 }
 
-// flatRepo is a repository BenchmarkCommitFlatness commits to, with the
+// benchRepo is a bare repository a benchmark commits artifacts to, with the
 // time its timed commits took.
-type flatRepo struct {
+type benchRepo struct {
 	r         *Repo
 	signer    *signing.SSHSigner
 	parent    plumbing.Hash
 	wall, cpu time.Duration
 }
 
-func newFlatRepo(b *testing.B) *flatRepo {
-	dir := filepath.Join(b.TempDir(), "bare.git")
+// newBenchRepo initialises the repository at dir, or in a temporary
+// directory when dir is empty.
+func newBenchRepo(b *testing.B, dir string) *benchRepo {
+	if dir == "" {
+		dir = filepath.Join(b.TempDir(), "bare.git")
+	}
 	r, err := InitBare(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { r.Close() })
 	signer, _ := sshSigner(b, "CODE", 1)
-	return &flatRepo{r: r, signer: signer}
+	return &benchRepo{r: r, signer: signer}
 }
 
-// commit commits artifact i.
-func (f *flatRepo) commit(b *testing.B, i int) {
-	h, err := f.r.Apply(context.Background(), &Change{Subject: "cycle", Files: artifact(i), Author: Person{"CODE", "code@vision-ios.agents"},
-		When: time.Unix(int64(1767225600+i*3600), 0).UTC(), Signer: f.signer, Parent: f.parent})
+// commit commits artifact i as a cycle commit, with its trailer.
+func (f *benchRepo) commit(b *testing.B, i int) {
+	h, err := f.r.Apply(context.Background(), &Change{Subject: "cycle", Trailers: [][2]string{{"Vios-Artifact", "signature_log"}}, Files: artifact(i),
+		Author: Person{"CODE", "code@vision-ios.agents"}, When: time.Unix(int64(1767225600+i*3600), 0).UTC(), Signer: f.signer, Parent: f.parent})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -168,7 +152,7 @@ func (f *flatRepo) commit(b *testing.B, i int) {
 }
 
 // timedCommit commits artifact i and adds the time it took.
-func (f *flatRepo) timedCommit(b *testing.B, i int) {
+func (f *benchRepo) timedCommit(b *testing.B, i int) {
 	start, startCPU := time.Now(), cputime.Self()
 	f.commit(b, i)
 	f.wall += time.Since(start)

@@ -422,11 +422,17 @@ func (r *Repo) apply(ctx context.Context, br plumbing.ReferenceName, c *Change, 
 	}
 	var baseTree plumbing.Hash
 	if !c.Parent.IsZero() {
-		pc, err := r.Commit(c.Parent)
+		// Only the tree is wanted: the header parser, not a full decoding
+		// of the commit and its signature.
+		data, err := r.ReadTyped(c.Parent, plumbing.CommitObject, nil)
+		var hd *CommitHeader
+		if err == nil {
+			hd, err = ParseCommitHeader(data)
+		}
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read parent: %w", err)
 		}
-		baseTree = pc.TreeHash
+		baseTree = hd.TreeHash
 	}
 	p := newPending()
 	changes := make(map[string]plumbing.Hash, len(c.Files))

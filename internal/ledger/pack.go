@@ -347,9 +347,10 @@ func removeStale(dir string, e os.DirEntry) {
 // Listing the pack directory costs more than the rest of a commit's check,
 // and only the commits' own packs arrive between merges: when the last
 // listing found n packs of level 0, no merge is due before another
-// levelZeroFan-n of them, so the directory is listed again only then. A
-// pack another process wrote meanwhile is seen at that listing, and a Repo
-// that has not listed the directory yet (as in a process that commits
+// levelZeroFan-n of them, so the directory is listed again only then
+// (and on the commit after a merge, which may have filled the next level).
+// A pack another process wrote meanwhile is seen at that listing, and a
+// Repo that has not listed the directory yet (as in a process that commits
 // once) lists it at once.
 func (r *Repo) maintainAfterCommit() error {
 	if r.packSizes != nil && r.mergeDueIn > 1 {

@@ -116,6 +116,9 @@ func TestCompressionLevels(t *testing.T) {
 		if _, err := r.Head(); err == nil {
 			t.Errorf("%v: a commit was written", bad)
 		}
+		if _, err := r.Lock(context.Background()); err == nil || !fault.IsInput(err) || !strings.Contains(err.Error(), key) {
+			t.Errorf("%v: Lock: %v, want the writer stopped before it works, with an input error naming %s", bad, err, key)
+		}
 		r.Close()
 	}
 }

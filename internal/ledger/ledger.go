@@ -681,6 +681,14 @@ func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			// A compression level git would refuse stops a writer here,
+			// before it does any work (a cycle may pay for a summary),
+			// not when it comes to write.
+			if _, err := r.compression(); err != nil {
+				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+				return nil, err
+			}
 			if err := r.recoverFromCrash(ctx); err != nil {
 				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 				f.Close()

@@ -63,10 +63,11 @@ func ParseCommitHeader(data []byte) (*CommitHeader, error) {
 // "gpgsig" line and the continuation lines after it (which start with a
 // space) are the signature, without the "gpgsig " and the spaces; other
 // signature headers ("gpgsig-sha256", with their continuation lines) are
-// left out of both; everything else is the payload. Verifying these bytes
-// rather than a re-encoding of the decoded commit keeps whatever else the
-// header holds, as git does. The payload is built in dst's storage; a
-// commit without a signature has a nil one.
+// left out of both; everything else is the payload. go-git's
+// Commit.EncodeWithoutSignature yields the same bytes from a decoded commit
+// but decodes it again to check its source first, which the audit cannot
+// afford per commit. The payload is built in dst's storage; a commit
+// without a signature has a nil one.
 func SplitCommitSignature(data, dst []byte) (payload, sig []byte) {
 	payload = dst[:0]
 	inSig, otherSig := false, false

@@ -14,7 +14,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -200,18 +199,17 @@ type link struct {
 // the commits it read in full and check the header against them.
 func firstParentChain(r *ledger.Repo, head plumbing.Hash) ([]link, error) {
 	var out []link
-	var buf []byte
 	for h := head; ; {
-		data, err := r.ReadTyped(h, plumbing.CommitObject, buf)
+		// Read without a buffer, the content is the caller's to keep.
+		data, err := r.ReadTyped(h, plumbing.CommitObject, nil)
 		if err != nil {
 			return nil, fmt.Errorf("read history: %w", err)
 		}
-		buf = data
 		hd, err := ledger.ParseCommitHeader(data)
 		if err != nil {
 			return nil, fmt.Errorf("read commit %s: %w", h, err)
 		}
-		out = append(out, link{hash: h, tree: hd.TreeHash, raw: bytes.Clone(data)})
+		out = append(out, link{hash: h, tree: hd.TreeHash, raw: data})
 		if len(hd.ParentHashes) == 0 {
 			break
 		}

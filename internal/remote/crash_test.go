@@ -146,7 +146,7 @@ func crashLoop(t *testing.T, mode string, kills int) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
 		// Sometimes start at a slot already done: it must be a no-op.
 		start := max(1, next-rand.IntN(2))
-		cmd.Env = append(gitEnv(), helperEnv+"="+mode, repoEnv+"="+dir, urlEnv+"="+w.url, startEnv+"="+strconv.Itoa(start))
+		cmd.Env = append(gitcli.Env(), helperEnv+"="+mode, repoEnv+"="+dir, urlEnv+"="+w.url, startEnv+"="+strconv.Itoa(start))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -25,10 +25,6 @@ import (
 	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
-func gitEnv() []string {
-	return append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
-}
-
 // world is a shared bare remote, seeded with an initialised governance
 // repository, and the keys every writer signs with.
 type world struct {

@@ -28,12 +28,19 @@ func RunEnv(tb testing.TB, dir string, env []string, args ...string) string {
 		"-c", "user.name=x", "-c", "user.email=x@y", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main",
 	}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C"), env...)
+	cmd.Env = append(Env(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		tb.Fatalf("git %s (in %s): %v\n%s", strings.Join(args, " "), dir, err, out)
 	}
 	return strings.TrimRight(string(out), "\n")
+}
+
+// Env is the environment git runs in here: the process's, without system
+// or user configuration, in the C locale. A test process that runs git
+// itself (a helper process re-executed by a test) takes it too.
+func Env() []string {
+	return append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
 }
 
 // Available skips the test when there is no git binary.

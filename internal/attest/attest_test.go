@@ -42,12 +42,8 @@ type week struct {
 func newWeek(t *testing.T, seed string, n int, mutate func(i int, o *cycle.Options)) *week {
 	t.Helper()
 	w := &week{signers: testutil.Signers(t, seed)}
-	r, err := ledger.Open(testutil.InitRepo(t, w.signers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	w.r = r
+	w.r = testutil.OpenRepo(t, testutil.InitRepo(t, w.signers))
+	r := w.r
 	start := sunday.AddDate(0, 0, -7)
 	for i := 0; i < n; i++ {
 		slot := start.Add(time.Duration(i) * time.Hour)
@@ -197,8 +193,7 @@ func TestNotASunday(t *testing.T) {
 
 func TestEmptyWeekIsConditionsNotPass(t *testing.T) {
 	signers := testutil.Signers(t, "empty")
-	r, _ := ledger.Open(testutil.InitRepo(t, signers))
-	defer r.Close()
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	c, err := attest.Commit(context.Background(), r, signers["VEGA"], signers["CODE"], sunday, sunday.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -222,11 +217,7 @@ func TestCheckRejectsMalformedMarkdown(t *testing.T) {
 func BenchmarkWeeklyAttestation(b *testing.B) {
 	gctune.Apply() // as the vios binary runs
 	signers := testutil.Signers(b, "bench-week")
-	r, err := ledger.Open(testutil.InitRepo(b, signers))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r := testutil.OpenRepo(b, testutil.InitRepo(b, signers))
 	testutil.HourlyCycles(b, r, signers, sunday.AddDate(0, 0, -7), 168)
 	snap, _ := gov.Load(r)
 	b.ResetTimer()

@@ -29,11 +29,7 @@ func mergeFixture(t *testing.T, approve bool) string {
 	ctx := context.Background()
 	signers := testutil.Signers(t, t.Name())
 	dir := testutil.InitRepo(t, signers)
-	r, err := ledger.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := testutil.OpenRepo(t, dir)
 	at := testutil.Epoch.Add(time.Hour)
 	now := func() time.Time { at = at.Add(time.Minute); return at }
 	cycleAt := func(slot time.Time) {

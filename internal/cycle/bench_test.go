@@ -8,7 +8,6 @@ import (
 	"github.com/vision-ios/vios/internal/clock"
 	"github.com/vision-ios/vios/internal/cycle"
 	"github.com/vision-ios/vios/internal/gctune"
-	"github.com/vision-ios/vios/internal/ledger"
 	"github.com/vision-ios/vios/internal/testutil"
 )
 
@@ -18,11 +17,7 @@ func BenchmarkCycle(b *testing.B) {
 	gctune.Apply() // as the vios binary runs
 	signers := testutil.Signers(b, "bench")
 	dir := testutil.InitRepo(b, signers)
-	r, err := ledger.Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r := testutil.OpenRepo(b, dir)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

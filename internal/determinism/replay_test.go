@@ -37,11 +37,7 @@ func (forgetful) Summarize(ctx context.Context, req llm.Request) (llm.Response, 
 func week(t *testing.T, generate bool) (*ledger.Repo, []determinism.Bundle, *determinism.Replayer) {
 	t.Helper()
 	signers := testutil.Signers(t, "replay")
-	r, err := ledger.Open(testutil.InitRepo(t, signers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := testutil.OpenRepo(t, testutil.InitRepo(t, signers))
 	start := testutil.Epoch.Add(time.Hour)
 	for i := 0; i < 48; i++ {
 		slot := start.Add(time.Duration(i) * time.Hour)
@@ -99,11 +95,7 @@ func TestReplayFindsATamperedOutput(t *testing.T) {
 func BenchmarkReplay(b *testing.B) {
 	gctune.Apply() // as the vios binary runs
 	signers := testutil.Signers(b, "replay")
-	r, err := ledger.Open(testutil.InitRepo(b, signers))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	r := testutil.OpenRepo(b, testutil.InitRepo(b, signers))
 	start := testutil.Epoch.Add(time.Hour)
 	testutil.HourlyCycles(b, r, signers, start, 168)
 	snap, _ := gov.Load(r)

@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -33,20 +34,34 @@ var cases = []string{
 }
 
 // TestMatchesJSONText: the scanner's verdict is jsontext's on
-// hand-picked values and on the repository's own JSON.
+// hand-picked values, and it accepts real documents: the repository's
+// baseline manifest and a bundle shaped like a cycle's evidence, with
+// escapes, non-ASCII text and numbers of every form.
 func TestMatchesJSONText(t *testing.T) {
 	for _, c := range cases {
 		if got, want := valid([]byte(c)), jsontext.Value(c).IsValid(); got != want {
 			t.Errorf("%q: scanner valid=%v, jsontext %v", c, got, want)
 		}
 	}
-	for _, f := range []string{"../../baseline/v1.0.json", "../../.github/workflows/ci.yml"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	baseline, err := os.ReadFile("../../baseline/v1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev strings.Builder
+	ev.WriteString(`{"cycle_id":"dd0a970687ea8eb0","steps":[`)
+	for i := range 90 {
+		if i > 0 {
+			ev.WriteString(",")
 		}
-		if got, want := valid(data), jsontext.Value(data).IsValid(); got != want {
-			t.Errorf("%s: scanner valid=%v, jsontext %v", f, got, want)
+		fmt.Fprintf(&ev, `{"close":%d.%02d,"volume":%de-3,"open_time":"2026-08-%02dT00:00:00Z","note":"\u00e9t\u00e9 \"bull\"\n café \ud83d\ude00","ok":%t,"prev":null}`, 60000+i, i%100, 24647272+i, i%28+1, i%2 == 0)
+	}
+	ev.WriteString(`],"outcome":{"cds_score":-0.3293508436342667,"cost_usd":0}}`)
+	for name, data := range map[string][]byte{"baseline/v1.0.json": baseline, "evidence": []byte(ev.String())} {
+		if !jsontext.Value(data).IsValid() {
+			t.Fatalf("%s: not valid JSON to begin with", name)
+		}
+		if !valid(data) {
+			t.Errorf("%s: the scanner refuses a valid document", name)
 		}
 	}
 }

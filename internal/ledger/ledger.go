@@ -182,13 +182,9 @@ func (r *Repo) reference(name plumbing.ReferenceName) (*plumbing.Reference, erro
 	n := string(name)
 	if n == "HEAD" || strings.HasPrefix(n, "refs/") && !strings.Contains(n, "..") && !strings.ContainsAny(n, "\\:\x00") {
 		p := filepath.Join(r.gitDir, filepath.FromSlash(n))
-		var data []byte
 		// A symbolic link is go-git's to follow or refuse (it refuses one
 		// that leaves the repository).
-		fi, err := os.Lstat(p)
-		if err == nil && fi.Mode().IsRegular() {
-			data, err = os.ReadFile(p)
-		}
+		data, err := readRegular(p)
 		if err == nil && len(data) > 0 && data[len(data)-1] == '\n' {
 			line := string(data[:len(data)-1])
 			if target, ok := strings.CutPrefix(line, "ref: "); ok && strings.HasPrefix(target, "refs/") && !strings.ContainsAny(target, " \t\n") {
@@ -620,11 +616,8 @@ func (r *Repo) setRef(br plumbing.ReferenceName, old, new plumbing.Hash) error {
 // filesystem's, as for git itself with its default core.fsync.
 func (r *Repo) lockedRefWrite(name plumbing.ReferenceName, new plumbing.Hash, check func() (proceed bool, err error)) error {
 	p := filepath.Join(r.gitDir, filepath.FromSlash(name.String()))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
 	lock := p + ".lock"
-	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := createNew(lock, 0o644)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%w: %s exists (remove it if no git process is running)", ErrMoved, lock)
@@ -657,7 +650,7 @@ func (r *Repo) lockedRefWrite(name plumbing.ReferenceName, new plumbing.Hash, ch
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(lock, p); err != nil {
+	if err := rename(lock, p); err != nil {
 		return err
 	}
 	renamed = true

@@ -244,11 +244,7 @@ func (r *Repo) storePack(b *packBuilder) error {
 // packTemp creates the file a pack is written to before installPack
 // names it.
 func (r *Repo) packTemp() (*os.File, error) {
-	dir := filepath.Join(r.gitDir, "objects", "pack")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	return os.CreateTemp(dir, ".vios-pack-*")
+	return createTemp(filepath.Join(r.gitDir, "objects", "pack"), ".vios-pack-", 0o444)
 }
 
 // installPack names the pack written to tmp after its checksum and puts its
@@ -272,10 +268,6 @@ func installPack(tmp *os.File, sum plumbing.Hash, idx []byte, durable bool) erro
 			return fmt.Errorf("write pack: %w", err)
 		}
 	}
-	if err := tmp.Chmod(0o444); err != nil {
-		discard(tmp)
-		return fmt.Errorf("write pack: %w", err)
-	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write pack: %w", err)
@@ -292,7 +284,7 @@ func installPack(tmp *os.File, sum plumbing.Hash, idx []byte, durable bool) erro
 			return fmt.Errorf("write pack index: %w", err)
 		}
 	}
-	if err := os.Rename(tmp.Name(), base+".pack"); err != nil {
+	if err := rename(tmp.Name(), base+".pack"); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write pack: %w", err)
 	}
@@ -323,6 +315,7 @@ func packLevel(size int64) int {
 type packFile struct {
 	base string // path without extension
 	size int64
+	rev  bool // a reverse index (.rev) lies beside it
 }
 
 // staleTemp is the age past which a temporary file in the pack directory
@@ -372,10 +365,13 @@ func (r *Repo) maintain() error {
 		}
 		return err
 	}
-	skip := map[string]bool{}
+	skip, rev := map[string]bool{}, map[string]bool{}
 	for _, e := range ents {
 		if n, ok := strings.CutSuffix(e.Name(), ".keep"); ok {
 			skip[n] = true
+		}
+		if n, ok := strings.CutSuffix(e.Name(), ".rev"); ok {
+			rev[n] = true
 		}
 		removeStale(dir, e)
 	}
@@ -402,7 +398,7 @@ func (r *Repo) maintain() error {
 		}
 		sizes[base] = size
 		lvl := packLevel(size)
-		levels[lvl] = append(levels[lvl], packFile{base: filepath.Join(dir, base), size: size})
+		levels[lvl] = append(levels[lvl], packFile{base: filepath.Join(dir, base), size: size, rev: rev[base]})
 	}
 	r.packSizes = sizes
 	r.mergeDueIn = levelZeroFan - len(levels[0])
@@ -504,7 +500,9 @@ func (r *Repo) merge(packs []packFile) error {
 			continue
 		}
 		os.Remove(s.base + ".pack")
-		os.Remove(s.base + ".rev")
+		if s.rev {
+			os.Remove(s.base + ".rev")
+		}
 		os.Remove(s.base + ".idx")
 	}
 	r.refresh()
@@ -518,6 +516,7 @@ const mergeChunk = 1 << 20
 // sorted by offset.
 type packSource struct {
 	base    string
+	rev     bool // with a .rev to remove
 	f       *os.File
 	end     uint64 // offset of the trailing checksum
 	entries []packEntry
@@ -526,7 +525,7 @@ type packSource struct {
 
 // openPackSource opens a pack and reads its index.
 func openPackSource(p packFile) (*packSource, error) {
-	idx, err := os.ReadFile(p.base + ".idx")
+	idx, err := readFile(p.base + ".idx")
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +533,7 @@ func openPackSource(p packFile) (*packSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s.idx: %w", p.base, err)
 	}
-	f, err := os.Open(p.base + ".pack")
+	f, err := openFile(p.base+".pack", os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -560,7 +559,7 @@ func openPackSource(p packFile) (*packSource, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s.pack: does not match its index", p.base)
 	}
-	s := &packSource{base: p.base, f: f, end: uint64(size - 20), entries: entries}
+	s := &packSource{base: p.base, rev: p.rev, f: f, end: uint64(size - 20), entries: entries}
 	slices.SortFunc(entries, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
 	for _, e := range entries {
 		if e.offset < 12 || e.offset >= s.end {

@@ -67,20 +67,14 @@ func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 }
 
 // writeFile is writeFileAtomic, which also syncs the file before the rename
-// when durable is set (the caller syncs the directory).
+// when durable is set (the caller syncs the directory). The file's mode is
+// mode less the umask, as git checks files out.
 func writeFile(p string, data []byte, mode os.FileMode, durable bool) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".vios-tmp-*")
+	tmp, err := createTemp(filepath.Dir(p), ".vios-tmp-", mode)
 	if err != nil {
 		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
-		discard(tmp)
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
 		discard(tmp)
 		return err
 	}
@@ -94,7 +88,7 @@ func writeFile(p string, data []byte, mode os.FileMode, durable bool) error {
 		os.Remove(tmp.Name())
 		return err
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := rename(tmp.Name(), p); err != nil {
 		os.Remove(tmp.Name())
 		return err
 	}

@@ -1,0 +1,66 @@
+package ledger
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// errNotRegular is readRegular's error for a path that is not a regular
+// file.
+var errNotRegular = errors.New("not a regular file")
+
+// createNew creates path, which must not exist yet, for writing, with mode
+// perm less the umask (as git creates its files); a missing directory is
+// created first.
+func createNew(path string, perm os.FileMode) (*os.File, error) {
+	const flag = os.O_RDWR | os.O_CREATE | os.O_EXCL
+	f, err := openFile(path, flag, perm)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		f, err = openFile(path, flag, perm)
+	}
+	return f, err
+}
+
+// readFile reads path whole, as os.ReadFile does.
+func readFile(path string) ([]byte, error) {
+	f, err := openFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// One byte more than the size: a read that fills the buffer means the
+	// file grew meanwhile. A short read of a regular file is its end.
+	buf := make([]byte, fi.Size()+1)
+	n, err := f.Read(buf)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if n < len(buf) {
+		return buf[:n], nil
+	}
+	rest, err := io.ReadAll(f)
+	return append(buf, rest...), err
+}
+
+// createTemp is createNew for a file in dir named prefix and a random
+// number.
+func createTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
+	for try := 0; ; try++ {
+		f, err := createNew(filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)), perm)
+		if errors.Is(err, os.ErrExist) && try < 100 {
+			continue
+		}
+		return f, err
+	}
+}

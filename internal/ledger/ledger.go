@@ -55,9 +55,10 @@ type Repo struct {
 	recent      map[plumbing.Hash]*plumbing.MemoryObject
 	recentOrder [][]plumbing.Hash
 	unmergeable []string
-	packSizes   map[string]int64 // pack base name → size, for maintain
-	mergeDueIn  int              // commits before a level-0 merge can be due (see maintainAfterCommit)
-	levels      *levels          // zlib levels of written objects, once read (see compression)
+	packSizes   map[string]int64       // pack base name → size, for maintain
+	written     map[string]writtenPack // level-0 packs this Repo wrote, by base name, for merge
+	mergeDueIn  int                    // commits before a level-0 merge can be due (see maintainAfterCommit)
+	levels      *levels                // zlib levels of written objects, once read (see compression)
 }
 
 // Open opens the repository at dir (a worktree root or a bare repository)

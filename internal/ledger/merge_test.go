@@ -20,8 +20,16 @@ import (
 // TestMergeKeepsEveryObject commits enough incompressible files for packs
 // to merge over two levels, with one object stored twice in the meantime,
 // and has git judge the result: every pack verifies, the repository is
-// sound, every file reads back, and no object is left in two packs.
+// sound, every file reads back, and no object is left in two packs. A merge
+// copies the packs its Repo wrote from memory and the others from their
+// files: once with one Repo throughout, once reopening the repository every
+// few commits, so that merges mix both.
 func TestMergeKeepsEveryObject(t *testing.T) {
+	t.Run("one Repo", func(t *testing.T) { testMergeKeepsEveryObject(t, false) })
+	t.Run("reopened", func(t *testing.T) { testMergeKeepsEveryObject(t, true) })
+}
+
+func testMergeKeepsEveryObject(t *testing.T, reopen bool) {
 	r, dir := initRepo(t)
 	signer, _ := sshSigner(t, "CODE", 3)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -44,6 +52,12 @@ func TestMergeKeepsEveryObject(t *testing.T) {
 		if i == 0 {
 			first = h
 		}
+		if reopen && i%5 == 4 {
+			if r, err = Open(dir); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+		}
 		if i == 2 {
 			// A pack holding a copy of an object another pack holds, as a
 			// fetch or an interrupted writer can leave.
@@ -51,6 +65,9 @@ func TestMergeKeepsEveryObject(t *testing.T) {
 		}
 	}
 
+	if !reopen && len(r.written) == 0 {
+		t.Fatal("the Repo kept none of the packs it wrote to merge them from memory")
+	}
 	idxs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.idx"))
 	if len(idxs) > levelZeroFan {
 		t.Fatalf("%d packs after %d commits: packs were not merged", len(idxs), commits)

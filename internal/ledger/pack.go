@@ -238,7 +238,25 @@ func (r *Repo) storePack(b *packBuilder) error {
 		discard(tmp)
 		return fmt.Errorf("write pack: %w", err)
 	}
-	return installPack(tmp, sum, idx, false)
+	if err := installPack(tmp, sum, idx, false); err != nil {
+		return err
+	}
+	if packLevel(int64(len(pack))) == 0 {
+		if r.written == nil || len(r.written) >= 2*levelZeroFan {
+			r.written = map[string]writtenPack{} // not merged here: another process merged them
+		}
+		r.written["pack-"+sum.String()] = writtenPack{pack, b.entries}
+	}
+	return nil
+}
+
+// writtenPack is a level-0 pack a Repo wrote, kept until it is merged: the
+// next level-0 merge copies it from memory instead of opening and reading
+// back its two files. A pack is named by its content, so the copy is the
+// file's as long as the file exists.
+type writtenPack struct {
+	data    []byte
+	entries []packEntry // in offset order, as the pack was built
 }
 
 // packTemp creates the file a pack is written to before installPack
@@ -441,7 +459,7 @@ func (r *Repo) merge(packs []packFile) error {
 	count, size := 0, int64(0)
 	for _, p := range packs {
 		size += p.size
-		s, err := openPackSource(p)
+		s, err := r.packSource(p)
 		if err != nil {
 			return fmt.Errorf("merge packs: %w", err)
 		}
@@ -496,6 +514,7 @@ func (r *Repo) merge(packs []packFile) error {
 	closeAll()
 	merged := "pack-" + sum.String()
 	for _, s := range srcs {
+		delete(r.written, filepath.Base(s.base))
 		if filepath.Base(s.base) == merged {
 			continue
 		}
@@ -512,15 +531,25 @@ func (r *Repo) merge(packs []packFile) error {
 // mergeChunk is how much of a pack a merge reads at a time.
 const mergeChunk = 1 << 20
 
-// packSource is a pack being merged: its open file and its index's entries,
-// sorted by offset.
+// packSource is a pack being merged: its open file, or its content when
+// this Repo wrote it, and its index's entries, sorted by offset.
 type packSource struct {
 	base    string
 	rev     bool // with a .rev to remove
 	f       *os.File
+	data    []byte
 	end     uint64 // offset of the trailing checksum
 	entries []packEntry
 	keep    []bool // the entry is not a copy of one merged before it
+}
+
+// packSource returns p to merge: from memory when this Repo wrote it (see
+// writtenPack), else from its files.
+func (r *Repo) packSource(p packFile) (*packSource, error) {
+	if w, ok := r.written[filepath.Base(p.base)]; ok && int64(len(w.data)) == p.size {
+		return &packSource{base: p.base, rev: p.rev, data: w.data, end: uint64(len(w.data) - 20), entries: slices.Clone(w.entries)}, nil
+	}
+	return openPackSource(p)
 }
 
 // openPackSource opens a pack and reads its index.
@@ -628,9 +657,14 @@ func (w *packWriter) copyEntries(s *packSource, out []packEntry) ([]packEntry, e
 // goes that none of them is a delta.
 func (w *packWriter) copyRun(s *packSource, es []packEntry, from, to uint64) error {
 	for off := from; off < to; {
-		chunk := w.buf[:min(uint64(len(w.buf)), to-off)]
-		if _, err := s.f.ReadAt(chunk, int64(off)); err != nil {
-			return err
+		var chunk []byte
+		if s.data != nil {
+			chunk = s.data[off:to]
+		} else {
+			chunk = w.buf[:min(uint64(len(w.buf)), to-off)]
+			if _, err := s.f.ReadAt(chunk, int64(off)); err != nil {
+				return err
+			}
 		}
 		for len(es) > 0 && es[0].offset < off+uint64(len(chunk)) {
 			if t := plumbing.ObjectType(chunk[es[0].offset-off] >> 4 & 7); t == plumbing.OFSDeltaObject || t == plumbing.REFDeltaObject {

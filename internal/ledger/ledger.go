@@ -6,6 +6,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -57,6 +58,8 @@ type Repo struct {
 	unmergeable []string
 	packSizes   map[string]int64       // pack base name → size, for maintain
 	written     map[string]writtenPack // level-0 packs this Repo wrote, by base name, for merge
+	merging     *mergeJob              // the merge running in the background, if any
+	unlockErr   error                  // a merge's failure found by Lock's unlock, for Close
 	mergeDueIn  int                    // commits before a level-0 merge can be due (see maintainAfterCommit)
 	levels      *levels                // zlib levels of written objects, once read (see compression)
 }
@@ -134,9 +137,14 @@ func InitBare(dir string) (*Repo, error) {
 }
 
 // Close releases the kept pack descriptors.
+// Close waits for a merge running in the background and completes it,
+// then closes the repository. It reports a merge that failed, which loses
+// nothing: the objects stay in the packs they are in.
 func (r *Repo) Close() error {
+	err := cmp.Or(r.finishMerge(), r.unlockErr)
+	r.unlockErr = nil
 	r.odb.close()
-	return r.storage.Close()
+	return cmp.Or(err, r.storage.Close())
 }
 
 // GitDir is the repository's git directory.
@@ -689,6 +697,11 @@ func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
 				return nil, err
 			}
 			return func() {
+				// Maintenance runs under the lock: a merge started by the
+				// last commit completes before the lock is released.
+				if err := r.finishMerge(); err != nil {
+					r.unlockErr = cmp.Or(r.unlockErr, err)
+				}
 				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 				f.Close()
 			}, nil

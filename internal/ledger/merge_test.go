@@ -53,6 +53,10 @@ func testMergeKeepsEveryObject(t *testing.T, reopen bool) {
 			first = h
 		}
 		if reopen && i%5 == 4 {
+			// As a process that commits and exits.
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
 			if r, err = Open(dir); err != nil {
 				t.Fatal(err)
 			}
@@ -65,6 +69,9 @@ func testMergeKeepsEveryObject(t *testing.T, reopen bool) {
 		}
 	}
 
+	if err := r.finishMerge(); err != nil {
+		t.Fatal(err)
+	}
 	if !reopen && len(r.written) == 0 {
 		t.Fatal("the Repo kept none of the packs it wrote to merge them from memory")
 	}
@@ -142,6 +149,9 @@ func TestMergeLeavesDeltaPacks(t *testing.T) {
 		}
 		parent = h
 	}
+	if err := r.finishMerge(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(gitPacks[0]); err != nil {
 		t.Fatalf("git's delta pack was merged away: %v", err)
 	}
@@ -195,7 +205,8 @@ func TestMergeIntoItself(t *testing.T) {
 		}
 		packs = append(packs, packFile{base: strings.TrimSuffix(p, ".pack"), size: fi.Size()})
 	}
-	if err := r.merge(packs); err != nil {
+	r.startMerge(packs)
+	if err := r.finishMerge(); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := filepath.Glob(filepath.Join(packDir, "pack-*.pack"))
@@ -266,4 +277,65 @@ func storeCopy(t *testing.T, r *Repo, h plumbing.Hash, path string) string {
 	}
 	t.Fatal("the copy's pack was not written")
 	return ""
+}
+
+// TestBackgroundMerge: a merge runs beside the commits that follow it, and
+// the packs it merges stay until the Repo finishes it, so that between the
+// Repo's calls the repository only gains files; Lock's unlock finishes it.
+func TestBackgroundMerge(t *testing.T) {
+	r, dir := initRepo(t)
+	signer, _ := sshSigner(t, "CODE", 3)
+	ctx := context.Background()
+	unlock, err := r.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parent plumbing.Hash
+	for i := 0; r.merging == nil; i++ {
+		if i > 2*levelZeroFan {
+			t.Fatal("no merge started")
+		}
+		h, err := r.Apply(ctx, &Change{Subject: fmt.Sprint(i), Files: []File{{Path: fmt.Sprintf("f/%d.txt", i), Data: []byte(fmt.Sprint(i))}},
+			Author: Person{"CODE", "code@x"}, When: time.Unix(int64(1767225600+i*60), 0).UTC(), Signer: signer, Parent: parent})
+		if err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+		parent = h
+	}
+	j := r.merging
+	<-j.done
+	if j.err != nil || j.sum.IsZero() {
+		t.Fatalf("merge: %v, sum %v", j.err, j.sum)
+	}
+	merged := filepath.Join(dir, ".git", "objects", "pack", "pack-"+j.sum.String())
+	for _, p := range append([]string{merged}, func() (b []string) {
+		for _, s := range j.srcs {
+			b = append(b, s.base)
+		}
+		return
+	}()...) {
+		for _, ext := range []string{".pack", ".idx"} {
+			if _, err := os.Stat(p + ext); err != nil {
+				t.Fatalf("before the merge is finished: %v", err)
+			}
+		}
+	}
+	gitcli.Run(t, dir, "fsck", "--strict", "--full")
+
+	unlock()
+	if r.merging != nil {
+		t.Fatal("unlock left the merge running")
+	}
+	for _, s := range j.srcs {
+		if _, err := os.Stat(s.base + ".pack"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("merged pack %s still there after unlock: %v", filepath.Base(s.base), err)
+		}
+	}
+	if _, err := os.Stat(merged + ".pack"); err != nil {
+		t.Fatal(err)
+	}
+	gitcli.Run(t, dir, "fsck", "--strict", "--full")
+	if got := gitcli.Run(t, dir, "show", "HEAD:f/0.txt"); got != "0" {
+		t.Fatalf("first file reads %q", got)
+	}
 }

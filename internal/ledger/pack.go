@@ -371,10 +371,21 @@ func (r *Repo) maintainAfterCommit() error {
 	return r.maintain()
 }
 
-// maintain merges a level of small packs when it is full. It runs under the
-// repository lock, after the branch moved, so a failure here never loses a
-// commit: the objects stay readable in the packs they are in.
+// maintain starts merging a level of small packs when it is full, after
+// finishing the merge the last one started (see mergeJob). It runs under
+// the repository lock, after the branch moved, so a failure here never
+// loses a commit: the objects stay readable in the packs they are in.
 func (r *Repo) maintain() error {
+	if j := r.merging; j != nil {
+		select {
+		case <-j.done:
+			if err := r.finishMerge(); err != nil {
+				return err
+			}
+		default:
+			return nil // one merge at a time: the next commit looks again
+		}
+	}
 	dir := filepath.Join(r.gitDir, "objects", "pack")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -433,35 +444,124 @@ func (r *Repo) maintain() error {
 		if len(levels[l]) >= fan {
 			// The merge may fill the next level, or be given up (a pack
 			// git wrote with deltas): the next commit lists again.
+			r.startMerge(levels[l])
 			r.mergeDueIn = 1
-			return r.merge(levels[l])
+			return nil
 		}
 	}
 	return nil
 }
 
-// merge rewrites packs as one, then removes them. Entries are copied as
-// they are: each run of entries in a pack is read in chunks through one
-// buffer, summed and written, so a merge costs a read, a write and the new
-// pack's checksum per byte, however large the packs.
-func (r *Repo) merge(packs []packFile) error {
+// mergeJob is a merge running in the background: a Repo that writes many
+// commits goes on committing while it builds and syncs the merged pack,
+// the way git runs gc --auto detached. Only the copying, the writing and
+// the syncs run there; the Repo's state and the removal of the merged packs
+// wait for finishMerge, on the Repo's goroutine, so that between calls the
+// repository only ever gains files (see finishMerge).
+type mergeJob struct {
+	done  chan struct{}
+	srcs  []packFile
+	sum   plumbing.Hash // the merged pack's checksum; zero when none was written
+	delta string        // the base name of a source holding deltas, which gave the merge up
+	err   error
+}
+
+// startMerge starts merging packs in the background. One merge runs at a
+// time: maintain starts none while one runs.
+func (r *Repo) startMerge(packs []packFile) {
+	specs := make([]packSpec, len(packs))
+	for i, p := range packs {
+		specs[i].packFile = p
+		if w, ok := r.written[filepath.Base(p.base)]; ok && int64(len(w.data)) == p.size {
+			specs[i].mem = &w
+		}
+	}
+	j := &mergeJob{done: make(chan struct{}), srcs: packs}
+	r.merging = j
+	dir := filepath.Join(r.gitDir, "objects", "pack")
+	go func() {
+		defer close(j.done)
+		j.sum, j.delta, j.err = mergePacks(dir, specs)
+	}()
+}
+
+// finishMerge waits for the running merge, if any, and completes it: the
+// packs it merged are removed, the .pack first, so that neither a reader
+// listing packs nor a crash half way ever finds a .pack without its .idx
+// (see installPack). A source whose every other source's objects it
+// already held comes out of the merge unchanged, under its own name: that
+// one stays. Removing the sources here rather than in the background keeps
+// them in place until the Repo's next call that maintains (a commit, Close,
+// the unlock of Lock), so a git command run between calls never sees a
+// pack vanish.
+func (r *Repo) finishMerge() error {
+	j := r.merging
+	if j == nil {
+		return nil
+	}
+	<-j.done
+	r.merging = nil
+	// The merge may have filled the next level, or been given up: the next
+	// commit lists the directory again.
+	r.mergeDueIn = 1
+	for _, p := range j.srcs {
+		delete(r.written, filepath.Base(p.base))
+	}
+	if j.delta != "" {
+		// A pack written by git may hold deltas, which a verbatim copy
+		// cannot move; it stays as it is.
+		r.unmergeable = append(r.unmergeable, j.delta)
+		return nil
+	}
+	if j.err != nil {
+		return fmt.Errorf("merge packs: %w", j.err)
+	}
+	if j.sum.IsZero() {
+		return nil
+	}
+	merged := "pack-" + j.sum.String()
+	for _, p := range j.srcs {
+		if filepath.Base(p.base) == merged {
+			continue
+		}
+		os.Remove(p.base + ".pack")
+		if p.rev {
+			os.Remove(p.base + ".rev")
+		}
+		os.Remove(p.base + ".idx")
+	}
+	r.refresh()
+	return nil
+}
+
+// packSpec is a pack to merge, with its content when the Repo wrote it.
+type packSpec struct {
+	packFile
+	mem *writtenPack
+}
+
+// mergePacks writes the packs as one pack in dir, durably (see
+// installPack), and returns its checksum; the sources are left in place.
+// Entries are copied as they are: each run of entries in a pack is read in
+// chunks through one buffer, summed and written, so a merge costs a read, a
+// write and the new pack's checksum per byte, however large the packs. A
+// source holding deltas gives the merge up and is named in delta.
+func mergePacks(dir string, packs []packSpec) (sum plumbing.Hash, delta string, err error) {
 	var srcs []*packSource
-	closeAll := func() {
+	defer func() {
 		for _, s := range srcs {
 			if s.f != nil {
 				s.f.Close()
-				s.f = nil
 			}
 		}
-	}
-	defer closeAll()
+	}()
 	seen := map[plumbing.Hash]bool{}
 	count, size := 0, int64(0)
 	for _, p := range packs {
 		size += p.size
-		s, err := r.packSource(p)
+		s, err := openSource(p)
 		if err != nil {
-			return fmt.Errorf("merge packs: %w", err)
+			return sum, "", err
 		}
 		srcs = append(srcs, s)
 		s.keep = make([]bool, len(s.entries))
@@ -473,11 +573,11 @@ func (r *Repo) merge(packs []packFile) error {
 		}
 	}
 	if len(srcs) < 2 {
-		return nil
+		return sum, "", nil
 	}
-	tmp, err := r.packTemp()
+	tmp, err := createTemp(dir, ".vios-pack-", 0o444)
 	if err != nil {
-		return fmt.Errorf("merge packs: %w", err)
+		return sum, "", err
 	}
 	w := &packWriter{f: tmp, sum: sha1.New(), buf: make([]byte, min(size, mergeChunk))}
 	w.write(binary.BigEndian.AppendUint32([]byte{'P', 'A', 'C', 'K', 0, 0, 0, 2}, uint32(count)))
@@ -487,7 +587,6 @@ func (r *Repo) merge(packs []packFile) error {
 			break
 		}
 	}
-	var sum plumbing.Hash
 	w.sum.Sum(sum[:0])
 	if err = cmp.Or(err, w.err); err == nil {
 		_, err = tmp.Write(sum[:])
@@ -496,36 +595,14 @@ func (r *Repo) merge(packs []packFile) error {
 		discard(tmp)
 		var d deltaPack
 		if errors.As(err, &d) {
-			// A pack written by git may hold deltas, which a verbatim copy
-			// cannot move; it stays as it is.
-			r.unmergeable = append(r.unmergeable, filepath.Base(d.base))
-			return nil
+			return plumbing.ZeroHash, filepath.Base(d.base), nil
 		}
-		return fmt.Errorf("merge packs: %w", err)
+		return plumbing.ZeroHash, "", err
 	}
 	if err := installPack(tmp, sum, packIndex(out, sum), true); err != nil {
-		return fmt.Errorf("merge packs: %w", err)
+		return plumbing.ZeroHash, "", err
 	}
-	// The merged pack is complete and indexed: the old ones can go, the
-	// .pack first, so that neither a reader listing packs nor a crash half
-	// way ever finds a .pack without its .idx (see installPack). A source
-	// whose every other source's objects it already held comes out of the
-	// merge unchanged, under its own name: that one stays.
-	closeAll()
-	merged := "pack-" + sum.String()
-	for _, s := range srcs {
-		delete(r.written, filepath.Base(s.base))
-		if filepath.Base(s.base) == merged {
-			continue
-		}
-		os.Remove(s.base + ".pack")
-		if s.rev {
-			os.Remove(s.base + ".rev")
-		}
-		os.Remove(s.base + ".idx")
-	}
-	r.refresh()
-	return nil
+	return sum, "", nil
 }
 
 // mergeChunk is how much of a pack a merge reads at a time.
@@ -543,13 +620,14 @@ type packSource struct {
 	keep    []bool // the entry is not a copy of one merged before it
 }
 
-// packSource returns p to merge: from memory when this Repo wrote it (see
+// openSource returns p to merge: from memory when the Repo wrote it (see
 // writtenPack), else from its files.
-func (r *Repo) packSource(p packFile) (*packSource, error) {
-	if w, ok := r.written[filepath.Base(p.base)]; ok && int64(len(w.data)) == p.size {
+func openSource(p packSpec) (*packSource, error) {
+	if p.mem != nil {
+		w := p.mem
 		return &packSource{base: p.base, rev: p.rev, data: w.data, end: uint64(len(w.data) - 20), entries: slices.Clone(w.entries)}, nil
 	}
-	return openPackSource(p)
+	return openPackSource(p.packFile)
 }
 
 // openPackSource opens a pack and reads its index.

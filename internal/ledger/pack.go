@@ -442,8 +442,7 @@ func (r *Repo) maintain() error {
 			fan = levelZeroFan
 		}
 		if len(levels[l]) >= fan {
-			// The merge may fill the next level, or be given up (a pack
-			// git wrote with deltas): the next commit lists again.
+			// The next commit looks whether it is done (see finishMerge).
 			r.startMerge(levels[l])
 			r.mergeDueIn = 1
 			return nil

@@ -40,17 +40,27 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	// One byte more than the size: a read that fills the buffer means the
-	// file grew meanwhile. A short read of a regular file is its end.
-	buf := make([]byte, fi.Size()+1)
-	n, err := f.Read(buf)
-	if err != nil && err != io.EOF {
-		return nil, err
+	// file grew meanwhile. A read that reaches the size is the end (one
+	// more read would only say so); a short one before it, as some network
+	// file systems give, is read on from.
+	size := int(fi.Size())
+	buf := make([]byte, size+1)
+	n := 0
+	for {
+		m, err := f.Read(buf[n:])
+		n += m
+		switch {
+		case err == io.EOF:
+			return buf[:n], nil
+		case err != nil:
+			return nil, err
+		case n == len(buf):
+			rest, err := io.ReadAll(f)
+			return append(buf, rest...), err
+		case n >= size:
+			return buf[:n], nil
+		}
 	}
-	if n < len(buf) {
-		return buf[:n], nil
-	}
-	rest, err := io.ReadAll(f)
-	return append(buf, rest...), err
 }
 
 // createTemp is createNew for a file in dir named prefix and a random

@@ -55,6 +55,22 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
+// A file larger than the size fstat gave (as Linux's /proc files, which
+// say 0) is read whole.
+func TestReadGrownFile(t *testing.T) {
+	const p = "/proc/self/maps"
+	fi, err := os.Stat(p)
+	if err != nil || fi.Size() != 0 {
+		t.Skip("no /proc file whose size reads 0")
+	}
+	for name, read := range map[string]func(string) ([]byte, error){"readFile": readFile, "readRegular": readRegular} {
+		got, err := read(p)
+		if err != nil || len(got) < 100 || !strings.HasSuffix(string(got), "\n") {
+			t.Errorf("%s(%s) = %d bytes %q…, %v; want the whole file", name, p, len(got), got[:min(len(got), 40)], err)
+		}
+	}
+}
+
 func TestCreateNew(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a", "b", "lock")

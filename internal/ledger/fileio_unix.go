@@ -51,7 +51,9 @@ func readRegular(path string) ([]byte, error) {
 		}
 	}
 	if err != nil {
-		if err == syscall.ELOOP {
+		// A symbolic link fails O_NOFOLLOW with ELOOP on Linux and darwin,
+		// with other errors on some BSDs.
+		if fi, lerr := os.Lstat(path); err == syscall.ELOOP || lerr == nil && !fi.Mode().IsRegular() {
 			return nil, errNotRegular
 		}
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
@@ -64,9 +66,9 @@ func readRegular(path string) ([]byte, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, errNotRegular
 	}
-	// One byte more than the size: a read that fills the buffer means the
-	// file grew meanwhile. A short read of a regular file is its end.
-	buf := make([]byte, st.Size+1)
+	// As readFile reads.
+	size := int(st.Size)
+	buf := make([]byte, size+1)
 	n := 0
 	for {
 		m, err := syscall.Read(fd, buf[n:])
@@ -77,9 +79,13 @@ func readRegular(path string) ([]byte, error) {
 			return nil, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		n += m
-		if m == 0 || n < len(buf) {
+		switch {
+		case m == 0:
+			return buf[:n], nil
+		case n == len(buf):
+			buf = append(buf, make([]byte, len(buf))...)
+		case n >= size:
 			return buf[:n], nil
 		}
-		buf = append(buf, make([]byte, len(buf))...)
 	}
 }

@@ -59,7 +59,7 @@ type Repo struct {
 	packSizes   map[string]int64       // pack base name → size, for maintain
 	written     map[string]writtenPack // level-0 packs this Repo wrote, by base name, for merge
 	merging     *mergeJob              // the merge running in the background, if any
-	unlockErr   error                  // a merge's failure found by Lock's unlock, for Close
+	maintErr    error                  // a merge's failure found by Lock's unlock, for the next commit or Close
 	mergeDueIn  int                    // commits before a level-0 merge can be due (see maintainAfterCommit)
 	levels      *levels                // zlib levels of written objects, once read (see compression)
 }
@@ -141,8 +141,8 @@ func InitBare(dir string) (*Repo, error) {
 // then closes the repository. It reports a merge that failed, which loses
 // nothing: the objects stay in the packs they are in.
 func (r *Repo) Close() error {
-	err := cmp.Or(r.finishMerge(), r.unlockErr)
-	r.unlockErr = nil
+	err := cmp.Or(r.finishMerge(), r.maintErr)
+	r.maintErr = nil
 	r.odb.close()
 	return cmp.Or(err, r.storage.Close())
 }
@@ -700,7 +700,7 @@ func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
 				// Maintenance runs under the lock: a merge started by the
 				// last commit completes before the lock is released.
 				if err := r.finishMerge(); err != nil {
-					r.unlockErr = cmp.Or(r.unlockErr, err)
+					r.maintErr = cmp.Or(r.maintErr, err)
 				}
 				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 				f.Close()

@@ -60,7 +60,9 @@ func testMergeKeepsEveryObject(t *testing.T, reopen bool) {
 			if r, err = Open(dir); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { r.Close() })
+			if i == 4 {
+				t.Cleanup(func() { r.Close() }) // the last one
+			}
 		}
 		if i == 2 {
 			// A pack holding a copy of an object another pack holds, as a
@@ -69,12 +71,7 @@ func testMergeKeepsEveryObject(t *testing.T, reopen bool) {
 		}
 	}
 
-	if err := r.finishMerge(); err != nil {
-		t.Fatal(err)
-	}
-	if !reopen && len(r.written) == 0 {
-		t.Fatal("the Repo kept none of the packs it wrote to merge them from memory")
-	}
+	settleMerges(t, r)
 	idxs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.idx"))
 	if len(idxs) > levelZeroFan {
 		t.Fatalf("%d packs after %d commits: packs were not merged", len(idxs), commits)
@@ -149,9 +146,7 @@ func TestMergeLeavesDeltaPacks(t *testing.T) {
 		}
 		parent = h
 	}
-	if err := r.finishMerge(); err != nil {
-		t.Fatal(err)
-	}
+	settleMerges(t, r)
 	if _, err := os.Stat(gitPacks[0]); err != nil {
 		t.Fatalf("git's delta pack was merged away: %v", err)
 	}
@@ -162,6 +157,24 @@ func TestMergeLeavesDeltaPacks(t *testing.T) {
 	run("fsck", "--strict", "--full")
 	if got := run("show", "HEAD~"+fmt.Sprint(2*levelZeroFan)+":f.txt"); got != line+"2" {
 		t.Fatalf("git's last commit reads %q", got)
+	}
+}
+
+// settleMerges finishes the running merge and those it makes due, as the
+// commits that follow would, so that a test sees every full level merged
+// however long a merge's syncs take.
+func settleMerges(t *testing.T, r *Repo) {
+	t.Helper()
+	for {
+		if err := r.finishMerge(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.maintain(); err != nil {
+			t.Fatal(err)
+		}
+		if r.merging == nil {
+			return
+		}
 	}
 }
 
@@ -304,10 +317,15 @@ func TestBackgroundMerge(t *testing.T) {
 	}
 	j := r.merging
 	<-j.done
-	if j.err != nil || j.sum.IsZero() {
-		t.Fatalf("merge: %v, sum %v", j.err, j.sum)
+	if j.res.err != nil || j.res.sum.IsZero() {
+		t.Fatalf("merge: %v, sum %v", j.res.err, j.res.sum)
 	}
-	merged := filepath.Join(dir, ".git", "objects", "pack", "pack-"+j.sum.String())
+	// Every pack but the first commit's, which Init's Repo wrote, came
+	// from memory.
+	if j.res.fromMemory < len(j.srcs)-1 {
+		t.Errorf("%d of %d packs merged from memory, want all this Repo wrote", j.res.fromMemory, len(j.srcs))
+	}
+	merged := filepath.Join(dir, ".git", "objects", "pack", "pack-"+j.res.sum.String())
 	for _, p := range append([]string{merged}, func() (b []string) {
 		for _, s := range j.srcs {
 			b = append(b, s.base)
@@ -337,5 +355,27 @@ func TestBackgroundMerge(t *testing.T) {
 	gitcli.Run(t, dir, "fsck", "--strict", "--full")
 	if got := gitcli.Run(t, dir, "show", "HEAD:f/0.txt"); got != "0" {
 		t.Fatalf("first file reads %q", got)
+	}
+}
+
+// TestSlowMergesHoldCommits: when merges take longer than the commits that
+// follow them, the commits wait for them rather than let small packs pile
+// up, so that the number of packs stays bounded.
+func TestSlowMergesHoldCommits(t *testing.T) {
+	slowMerge = func() { time.Sleep(150 * time.Millisecond) }
+	t.Cleanup(func() { slowMerge = nil })
+	r, dir := initRepo(t)
+	signer, _ := sshSigner(t, "CODE", 3)
+	var parent plumbing.Hash
+	for i := range 5 * levelZeroFan {
+		h, err := r.Apply(context.Background(), &Change{Subject: fmt.Sprint(i), Files: []File{{Path: fmt.Sprintf("f/%d.txt", i), Data: []byte(fmt.Sprint(i))}},
+			Author: Person{"CODE", "code@x"}, When: time.Unix(int64(1767225600+i*60), 0).UTC(), Signer: signer, Parent: parent})
+		if err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+		parent = h
+		if n := packLevels(t, dir)[0]; n > 2*levelZeroFan+1 {
+			t.Fatalf("%d small packs after commit %d: commits outran the merges", n, i)
+		}
 	}
 }

@@ -376,14 +376,24 @@ func (r *Repo) maintainAfterCommit() error {
 // the repository lock, after the branch moved, so a failure here never
 // loses a commit: the objects stay readable in the packs they are in.
 func (r *Repo) maintain() error {
+	if err := r.maintErr; err != nil {
+		// A merge that failed after the last call that could report it.
+		r.maintErr = nil
+		return err
+	}
 	if j := r.merging; j != nil {
+		j.waited++
 		select {
 		case <-j.done:
-			if err := r.finishMerge(); err != nil {
-				return err
-			}
 		default:
-			return nil // one merge at a time: the next commit looks again
+			if j.waited < levelZeroFan {
+				return nil // one merge at a time: the next commit looks again
+			}
+			// Merges that cannot keep up with the commits would leave the
+			// packs of every level to pile up: the commits wait for them.
+		}
+		if err := r.finishMerge(); err != nil {
+			return err
 		}
 	}
 	dir := filepath.Join(r.gitDir, "objects", "pack")
@@ -458,11 +468,18 @@ func (r *Repo) maintain() error {
 // wait for finishMerge, on the Repo's goroutine, so that between calls the
 // repository only ever gains files (see finishMerge).
 type mergeJob struct {
-	done  chan struct{}
-	srcs  []packFile
-	sum   plumbing.Hash // the merged pack's checksum; zero when none was written
-	delta string        // the base name of a source holding deltas, which gave the merge up
-	err   error
+	done   chan struct{}
+	srcs   []packFile
+	waited int // maintenance calls that found it running
+	res    mergeResult
+}
+
+// mergeResult is what mergePacks did.
+type mergeResult struct {
+	sum        plumbing.Hash // the merged pack's checksum; zero when none was written
+	delta      string        // the base name of a source holding deltas, which gave the merge up
+	fromMemory int           // sources copied from memory (see writtenPack)
+	err        error
 }
 
 // startMerge starts merging packs in the background. One merge runs at a
@@ -478,11 +495,19 @@ func (r *Repo) startMerge(packs []packFile) {
 	j := &mergeJob{done: make(chan struct{}), srcs: packs}
 	r.merging = j
 	dir := filepath.Join(r.gitDir, "objects", "pack")
+	slow := slowMerge
 	go func() {
 		defer close(j.done)
-		j.sum, j.delta, j.err = mergePacks(dir, specs)
+		if slow != nil {
+			slow()
+		}
+		j.res = mergePacks(dir, specs)
 	}()
 }
+
+// slowMerge, when a test sets it, runs before each background merge, to
+// stand for slow syncs.
+var slowMerge func()
 
 // finishMerge waits for the running merge, if any, and completes it: the
 // packs it merged are removed, the .pack first, so that neither a reader
@@ -506,24 +531,29 @@ func (r *Repo) finishMerge() error {
 	for _, p := range j.srcs {
 		delete(r.written, filepath.Base(p.base))
 	}
-	if j.delta != "" {
+	res := j.res
+	if res.delta != "" {
 		// A pack written by git may hold deltas, which a verbatim copy
 		// cannot move; it stays as it is.
-		r.unmergeable = append(r.unmergeable, j.delta)
+		r.unmergeable = append(r.unmergeable, res.delta)
 		return nil
 	}
-	if j.err != nil {
-		return fmt.Errorf("merge packs: %w", j.err)
+	if res.err != nil {
+		return fmt.Errorf("merge packs: %w", res.err)
 	}
-	if j.sum.IsZero() {
+	if res.sum.IsZero() {
 		return nil
 	}
-	merged := "pack-" + j.sum.String()
+	merged := "pack-" + res.sum.String()
 	for _, p := range j.srcs {
 		if filepath.Base(p.base) == merged {
 			continue
 		}
-		os.Remove(p.base + ".pack")
+		// An .idx goes only with its .pack: go-git cannot open a
+		// repository holding a .pack without its .idx.
+		if err := os.Remove(p.base + ".pack"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if p.rev {
 			os.Remove(p.base + ".rev")
 		}
@@ -545,7 +575,7 @@ type packSpec struct {
 // chunks through one buffer, summed and written, so a merge costs a read, a
 // write and the new pack's checksum per byte, however large the packs. A
 // source holding deltas gives the merge up and is named in delta.
-func mergePacks(dir string, packs []packSpec) (sum plumbing.Hash, delta string, err error) {
+func mergePacks(dir string, packs []packSpec) (res mergeResult) {
 	var srcs []*packSource
 	defer func() {
 		for _, s := range srcs {
@@ -560,7 +590,10 @@ func mergePacks(dir string, packs []packSpec) (sum plumbing.Hash, delta string, 
 		size += p.size
 		s, err := openSource(p)
 		if err != nil {
-			return sum, "", err
+			return mergeResult{err: err}
+		}
+		if s.data != nil {
+			res.fromMemory++
 		}
 		srcs = append(srcs, s)
 		s.keep = make([]bool, len(s.entries))
@@ -572,11 +605,11 @@ func mergePacks(dir string, packs []packSpec) (sum plumbing.Hash, delta string, 
 		}
 	}
 	if len(srcs) < 2 {
-		return sum, "", nil
+		return res
 	}
 	tmp, err := createTemp(dir, ".vios-pack-", 0o444)
 	if err != nil {
-		return sum, "", err
+		return mergeResult{err: err}
 	}
 	w := &packWriter{f: tmp, sum: sha1.New(), buf: make([]byte, min(size, mergeChunk))}
 	w.write(binary.BigEndian.AppendUint32([]byte{'P', 'A', 'C', 'K', 0, 0, 0, 2}, uint32(count)))
@@ -586,22 +619,23 @@ func mergePacks(dir string, packs []packSpec) (sum plumbing.Hash, delta string, 
 			break
 		}
 	}
+	var sum plumbing.Hash
 	w.sum.Sum(sum[:0])
 	if err = cmp.Or(err, w.err); err == nil {
 		_, err = tmp.Write(sum[:])
 	}
 	if err != nil {
 		discard(tmp)
-		var d deltaPack
-		if errors.As(err, &d) {
-			return plumbing.ZeroHash, filepath.Base(d.base), nil
+		if d, ok := errors.AsType[deltaPack](err); ok {
+			return mergeResult{delta: filepath.Base(d.base)}
 		}
-		return plumbing.ZeroHash, "", err
+		return mergeResult{err: err}
 	}
 	if err := installPack(tmp, sum, packIndex(out, sum), true); err != nil {
-		return plumbing.ZeroHash, "", err
+		return mergeResult{err: err}
 	}
-	return sum, "", nil
+	res.sum = sum
+	return res
 }
 
 // mergeChunk is how much of a pack a merge reads at a time.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/vision-ios/vios/internal/signing"
 	"github.com/vision-ios/vios/internal/testutil/gitcli"
 )
 
@@ -139,12 +140,7 @@ func TestMergeLeavesDeltaPacks(t *testing.T) {
 	signer, _ := sshSigner(t, "CODE", 5)
 	parent := plumbing.NewHash(strings.TrimSpace(run("rev-parse", "HEAD")))
 	for i := range 2 * levelZeroFan {
-		h, err := r.Apply(context.Background(), &Change{Subject: fmt.Sprint(i), Files: []File{{Path: fmt.Sprintf("v/%d.txt", i), Data: []byte(fmt.Sprint(i))}},
-			Author: Person{"CODE", "code@x"}, When: time.Unix(int64(1767225600+i*60), 0).UTC(), Signer: signer, Parent: parent})
-		if err != nil {
-			t.Fatalf("commit %d: %v", i, err)
-		}
-		parent = h
+		parent = commitNumbered(t, r, signer, "v", i, parent)
 	}
 	settleMerges(t, r)
 	if _, err := os.Stat(gitPacks[0]); err != nil {
@@ -308,12 +304,7 @@ func TestBackgroundMerge(t *testing.T) {
 		if i > 2*levelZeroFan {
 			t.Fatal("no merge started")
 		}
-		h, err := r.Apply(ctx, &Change{Subject: fmt.Sprint(i), Files: []File{{Path: fmt.Sprintf("f/%d.txt", i), Data: []byte(fmt.Sprint(i))}},
-			Author: Person{"CODE", "code@x"}, When: time.Unix(int64(1767225600+i*60), 0).UTC(), Signer: signer, Parent: parent})
-		if err != nil {
-			t.Fatalf("commit %d: %v", i, err)
-		}
-		parent = h
+		parent = commitNumbered(t, r, signer, "f", i, parent)
 	}
 	j := r.merging
 	<-j.done
@@ -368,14 +359,21 @@ func TestSlowMergesHoldCommits(t *testing.T) {
 	signer, _ := sshSigner(t, "CODE", 3)
 	var parent plumbing.Hash
 	for i := range 5 * levelZeroFan {
-		h, err := r.Apply(context.Background(), &Change{Subject: fmt.Sprint(i), Files: []File{{Path: fmt.Sprintf("f/%d.txt", i), Data: []byte(fmt.Sprint(i))}},
-			Author: Person{"CODE", "code@x"}, When: time.Unix(int64(1767225600+i*60), 0).UTC(), Signer: signer, Parent: parent})
-		if err != nil {
-			t.Fatalf("commit %d: %v", i, err)
-		}
-		parent = h
+		parent = commitNumbered(t, r, signer, "f", i, parent)
 		if n := packLevels(t, dir)[0]; n > 2*levelZeroFan+1 {
 			t.Fatalf("%d small packs after commit %d: commits outran the merges", n, i)
 		}
 	}
+}
+
+// commitNumbered commits file dir/i.txt holding i, as the i-th of a
+// series of commits a minute apart on parent, and returns the commit.
+func commitNumbered(t *testing.T, r *Repo, signer *signing.SSHSigner, dir string, i int, parent plumbing.Hash) plumbing.Hash {
+	t.Helper()
+	h, err := r.Apply(context.Background(), &Change{Subject: fmt.Sprint(i), Files: []File{{Path: fmt.Sprintf("%s/%d.txt", dir, i), Data: []byte(fmt.Sprint(i))}},
+		Author: Person{"CODE", "code@x"}, When: time.Unix(int64(1767225600+i*60), 0).UTC(), Signer: signer, Parent: parent})
+	if err != nil {
+		t.Fatalf("commit %d: %v", i, err)
+	}
+	return h
 }

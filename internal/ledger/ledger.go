@@ -136,10 +136,9 @@ func InitBare(dir string) (*Repo, error) {
 	return Open(dir)
 }
 
-// Close releases the kept pack descriptors.
 // Close waits for a merge running in the background and completes it,
-// then closes the repository. It reports a merge that failed, which loses
-// nothing: the objects stay in the packs they are in.
+// then releases the kept pack descriptors. It reports a merge that
+// failed, which loses nothing: the objects stay in the packs they are in.
 func (r *Repo) Close() error {
 	err := cmp.Or(r.finishMerge(), r.maintErr)
 	r.maintErr = nil

@@ -645,7 +645,6 @@ const mergeChunk = 1 << 20
 // this Repo wrote it, and its index's entries, sorted by offset.
 type packSource struct {
 	base    string
-	rev     bool // with a .rev to remove
 	f       *os.File
 	data    []byte
 	end     uint64 // offset of the trailing checksum
@@ -658,7 +657,7 @@ type packSource struct {
 func openSource(p packSpec) (*packSource, error) {
 	if p.mem != nil {
 		w := p.mem
-		return &packSource{base: p.base, rev: p.rev, data: w.data, end: uint64(len(w.data) - 20), entries: slices.Clone(w.entries)}, nil
+		return &packSource{base: p.base, data: w.data, end: uint64(len(w.data) - 20), entries: slices.Clone(w.entries)}, nil
 	}
 	return openPackSource(p.packFile)
 }
@@ -699,7 +698,7 @@ func openPackSource(p packFile) (*packSource, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s.pack: does not match its index", p.base)
 	}
-	s := &packSource{base: p.base, rev: p.rev, f: f, end: uint64(size - 20), entries: entries}
+	s := &packSource{base: p.base, f: f, end: uint64(size - 20), entries: entries}
 	slices.SortFunc(entries, func(a, b packEntry) int { return cmp.Compare(a.offset, b.offset) })
 	for _, e := range entries {
 		if e.offset < 12 || e.offset >= s.end {

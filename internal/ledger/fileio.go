@@ -39,24 +39,28 @@ func readFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One byte more than the size: a read that fills the buffer means the
-	// file grew meanwhile. A read that reaches the size is the end (one
-	// more read would only say so); a short one before it, as some network
-	// file systems give, is read on from.
-	size := int(fi.Size())
+	return readSized(int(fi.Size()), f.Read)
+}
+
+// readSized reads a file fstat said holds size bytes through read (which
+// returns io.EOF, or 0 and no error, at the end). The buffer is one byte
+// larger than the size: a read that fills it means the file grew meanwhile,
+// and reading goes on. A read that reaches the size is the end (one more
+// read would only say so); a short one before it, as some network file
+// systems give, is read on from.
+func readSized(size int, read func([]byte) (int, error)) ([]byte, error) {
 	buf := make([]byte, size+1)
 	n := 0
 	for {
-		m, err := f.Read(buf[n:])
+		m, err := read(buf[n:])
 		n += m
 		switch {
-		case err == io.EOF:
+		case err == io.EOF || err == nil && m == 0:
 			return buf[:n], nil
 		case err != nil:
 			return nil, err
 		case n == len(buf):
-			rest, err := io.ReadAll(f)
-			return append(buf, rest...), err
+			buf = append(buf, make([]byte, len(buf))...)
 		case n >= size:
 			return buf[:n], nil
 		}

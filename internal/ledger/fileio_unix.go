@@ -66,26 +66,16 @@ func readRegular(path string) ([]byte, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, errNotRegular
 	}
-	// As readFile reads.
-	size := int(st.Size)
-	buf := make([]byte, size+1)
-	n := 0
-	for {
-		m, err := syscall.Read(fd, buf[n:])
-		if err == syscall.EINTR {
-			continue
+	return readSized(int(st.Size), func(b []byte) (int, error) {
+		for {
+			n, err := syscall.Read(fd, b)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return 0, &os.PathError{Op: "read", Path: path, Err: err}
+			}
+			return n, nil
 		}
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		n += m
-		switch {
-		case m == 0:
-			return buf[:n], nil
-		case n == len(buf):
-			buf = append(buf, make([]byte, len(buf))...)
-		case n >= size:
-			return buf[:n], nil
-		}
-	}
+	})
 }

@@ -52,9 +52,15 @@ func readRegular(path string) ([]byte, error) {
 	}
 	if err != nil {
 		// A symbolic link fails O_NOFOLLOW with ELOOP on Linux and darwin,
-		// with other errors on some BSDs.
-		if fi, lerr := os.Lstat(path); err == syscall.ELOOP || lerr == nil && !fi.Mode().IsRegular() {
+		// with other errors on some BSDs; a missing file, the common
+		// failure (a ref not made yet), needs no lstat to tell.
+		if err == syscall.ELOOP {
 			return nil, errNotRegular
+		}
+		if err != syscall.ENOENT {
+			if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+				return nil, errNotRegular
+			}
 		}
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}

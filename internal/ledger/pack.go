@@ -230,7 +230,7 @@ func (r *Repo) writePack(p *pending) error {
 
 func (r *Repo) storePack(b *packBuilder) error {
 	pack, sum, idx := b.finish()
-	tmp, err := r.packTemp()
+	tmp, err := packTemp(r.packDir())
 	if err != nil {
 		return err
 	}
@@ -259,10 +259,13 @@ type writtenPack struct {
 	entries []packEntry // in offset order, as the pack was built
 }
 
-// packTemp creates the file a pack is written to before installPack
-// names it.
-func (r *Repo) packTemp() (*os.File, error) {
-	return createTemp(filepath.Join(r.gitDir, "objects", "pack"), ".vios-pack-", 0o444)
+// packDir is the repository's pack directory.
+func (r *Repo) packDir() string { return filepath.Join(r.gitDir, "objects", "pack") }
+
+// packTemp creates, in the pack directory dir, the file a pack is written
+// to before installPack names it.
+func packTemp(dir string) (*os.File, error) {
+	return createTemp(dir, ".vios-pack-", 0o444)
 }
 
 // installPack names the pack written to tmp after its checksum and puts its
@@ -396,7 +399,7 @@ func (r *Repo) maintain() error {
 			return err
 		}
 	}
-	dir := filepath.Join(r.gitDir, "objects", "pack")
+	dir := r.packDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -494,7 +497,7 @@ func (r *Repo) startMerge(packs []packFile) {
 	}
 	j := &mergeJob{done: make(chan struct{}), srcs: packs}
 	r.merging = j
-	dir := filepath.Join(r.gitDir, "objects", "pack")
+	dir := r.packDir()
 	slow := slowMerge
 	go func() {
 		defer close(j.done)
@@ -607,7 +610,7 @@ func mergePacks(dir string, packs []packSpec) (res mergeResult) {
 	if len(srcs) < 2 {
 		return res
 	}
-	tmp, err := createTemp(dir, ".vios-pack-", 0o444)
+	tmp, err := packTemp(dir)
 	if err != nil {
 		return mergeResult{err: err}
 	}

@@ -299,14 +299,7 @@ func TestBackgroundMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var parent plumbing.Hash
-	for i := 0; r.merging == nil; i++ {
-		if i > 2*levelZeroFan {
-			t.Fatal("no merge started")
-		}
-		parent = commitNumbered(t, r, signer, "f", i, parent)
-	}
-	j := r.merging
+	j := commitUntilMerge(t, r, signer)
 	<-j.done
 	if j.res.err != nil || j.res.sum.IsZero() {
 		t.Fatalf("merge: %v, sum %v", j.res.err, j.res.sum)
@@ -376,4 +369,51 @@ func commitNumbered(t *testing.T, r *Repo, signer *signing.SSHSigner, dir string
 		t.Fatalf("commit %d: %v", i, err)
 	}
 	return h
+}
+
+// commitUntilMerge commits numbered files until a commit starts a merge,
+// and returns it.
+func commitUntilMerge(t *testing.T, r *Repo, signer *signing.SSHSigner) *mergeJob {
+	t.Helper()
+	var parent plumbing.Hash
+	for i := 0; r.merging == nil; i++ {
+		if i > 2*levelZeroFan {
+			t.Fatal("no merge started")
+		}
+		parent = commitNumbered(t, r, signer, "f", i, parent)
+	}
+	return r.merging
+}
+
+// TestMergeKeepsIndexOfUnremovedPack: a merged pack whose .pack cannot be
+// removed keeps its .idx, since go-git cannot open a repository holding a
+// .pack without one.
+func TestMergeKeepsIndexOfUnremovedPack(t *testing.T) {
+	r, dir := initRepo(t)
+	signer, _ := sshSigner(t, "CODE", 3)
+	j := commitUntilMerge(t, r, signer)
+	<-j.done
+	// A non-empty directory in place of one source's .pack: os.Remove
+	// fails on it (as on a file the user may not delete), whoever runs.
+	stuck := j.srcs[len(j.srcs)-1].base
+	if err := os.Rename(stuck+".pack", stuck+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(stuck+".pack", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.finishMerge(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stuck + ".idx"); err != nil {
+		t.Errorf("the .idx of a .pack that could not be removed: %v, want it kept", err)
+	}
+	if _, err := os.Stat(j.srcs[0].base + ".idx"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the .idx of a removed pack: %v, want it removed", err)
+	}
+	os.RemoveAll(stuck + ".pack")
+	if err := os.Rename(stuck+".moved", stuck+".pack"); err != nil {
+		t.Fatal(err)
+	}
+	gitcli.Run(t, dir, "fsck", "--strict", "--full")
 }
